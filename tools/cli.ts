@@ -1,0 +1,43 @@
+/**
+ * The `nfqwall` command line: one program, one module per subcommand under tools/commands/.
+ * Each module exports `register(program)`, adds its command, and sets `process.exitCode`-style
+ * results by resolving the promise returned from its action to an exit code.
+ */
+import { Command, CommanderError } from 'commander';
+import { EXIT_USAGE } from './exit-codes';
+import { commandModules } from './commands';
+
+export type ExitCodeSink = (code: number) => void;
+
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command();
+  let exitCode = 0;
+  const setExit: ExitCodeSink = (code) => {
+    exitCode = code;
+  };
+  program
+    .name('nfqwall')
+    .description('Userspace NFQUEUE firewall enforcing Calico projectcalico.org/v3 host-endpoint policy')
+    .version(readVersion(), '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  for (const mod of commandModules) mod.register(program, setExit);
+  program.commands.forEach((c) => c.exitOverride());
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version are not errors; everything else commander rejects is a usage error.
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      return EXIT_USAGE;
+    }
+    throw err;
+  }
+  return exitCode;
+}
+
+function readVersion(): string {
+  // dist/tools/cli.js -> package.json two levels up
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  return (require('../../package.json') as { version: string }).version;
+}
