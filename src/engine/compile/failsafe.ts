@@ -1,0 +1,48 @@
+/**
+ * Failsafe rules (calico-semantics.md §5.8), compiled into small arrays checked before policy.
+ */
+import type { FailsafePort } from '../../config/resources';
+import { parseCidr, type IpFamily } from '../../net/ip';
+import { PrefixSet } from '../../net/prefix-set';
+
+export interface CompiledFailsafe {
+  proto: number;
+  port: number;
+  /** null = any address of either family. */
+  net: PrefixSet | null;
+  netFamily: IpFamily | 0;
+  label: string;
+}
+
+export function compileFailsafes(list: readonly FailsafePort[]): CompiledFailsafe[] {
+  return list.map((f) => {
+    const c = f.net ? parseCidr(f.net, true) : null;
+    return {
+      proto: f.protocol === 'tcp' ? 6 : 17,
+      port: f.port,
+      net: c ? PrefixSet.from(c.prefix.family, [c.prefix]) : null,
+      netFamily: c ? c.prefix.family : 0,
+      label: `${f.protocol}:${f.net ? `${f.net}:` : ''}${f.port}`,
+    };
+  });
+}
+
+/**
+ * First entry whose protocol and `port` match, with `addr` inside its net when it has one (an entry
+ * with a net applies only to that family). Returns the entry or null.
+ */
+export function matchFailsafe(
+  list: readonly CompiledFailsafe[],
+  family: IpFamily,
+  proto: number,
+  port: number,
+  addr: ArrayLike<number>,
+): CompiledFailsafe | null {
+  if (port < 0) return null;
+  for (const f of list) {
+    if (f.proto !== proto || f.port !== port) continue;
+    if (f.net !== null && (f.netFamily !== family || !f.net.containsWords(addr))) continue;
+    return f;
+  }
+  return null;
+}
