@@ -81,7 +81,10 @@ class DecisionSink implements StepSink {
   allow: StepOutcome = { hook: 'filter-input', chain: 'dispatch', endpoint: null, result: 'allow', rule: { kind: 'builtin', name: 'accept-mark' } };
   deny: StepOutcome = { hook: 'filter-input', chain: 'dispatch', endpoint: null, result: 'deny', rule: { kind: 'builtin', name: 'accept-mark' } };
   last: StepOutcome = { hook: 'filter-input', chain: 'dispatch', endpoint: null, result: 'no-verdict', rule: { kind: 'builtin', name: 'unmanaged-interface' } };
+  /** Whether `allow` holds a real (non accept-mark) allow step of the current packet. */
+  private realAllow = false;
   reset(): void {
+    this.realAllow = false;
     this.last.rule = REF_UNMANAGED_FAST;
     this.last.result = 'no-verdict';
     this.last.chain = 'dispatch';
@@ -96,8 +99,12 @@ class DecisionSink implements StepSink {
       o.rule = rule;
     };
     into(this.last);
-    if (result === 'allow' && !(rule.kind === 'builtin' && rule.name === 'accept-mark')) into(this.allow);
-    else if (result === 'deny') into(this.deny);
+    if (result === 'allow') {
+      const markOnly = rule.kind === 'builtin' && rule.name === 'accept-mark';
+      // An accept-mark step only carries an earlier allow forward; keep the real one when known.
+      if (!markOnly || !this.realAllow) into(this.allow);
+      if (!markOnly) this.realAllow = true;
+    } else if (result === 'deny') into(this.deny);
   }
 }
 
@@ -109,6 +116,27 @@ export interface Decision {
   noVerdict: boolean;
   untracked: boolean;
   /** The deciding step (same choice as Judgement.decidedBy). */
+  decidedBy: StepOutcome;
+}
+
+/** Interfaces per stage for the steering plan (same shape as dataplane's PolicyInterfaceInfo). */
+export interface SteeringInfo {
+  untrackedIifs: string[];
+  untrackedOifs: string[];
+  preDnatIifs: string[];
+  inputIifs: string[];
+  forwardIifs: string[];
+  forwardOifs: string[];
+  outputOifs: string[];
+  anyInterface: { preDnat: boolean; input: boolean; forwardIn: boolean; forwardOut: boolean; output: boolean };
+}
+
+/** The live fast path's answer for one hook (reused object). */
+export interface HookDecision {
+  action: 'accept' | 'drop' | 'continue';
+  acceptMark: boolean;
+  untrack: boolean;
+  noVerdict: boolean;
   decidedBy: StepOutcome;
 }
 
@@ -200,6 +228,51 @@ export class CompiledPolicy implements PolicyEvaluator {
     return this.heps.hep(iface);
   }
 
+  /**
+   * Which interfaces need which stage, for the steering rules (only what needs a decision reaches
+   * userspace). Interface names are those of the host model plus every named HEP's interfaceName,
+   * so an interface that appears later is covered once it exists.
+   */
+  steeringInfo(): SteeringInfo {
+    const names = new Set<string>(this.host.interfaces.map((i) => i.name));
+    for (const h of this.resources.hostEndpoints) if (h.node === this.host.node && h.interfaceName !== '' && h.interfaceName !== '*') names.add(h.interfaceName);
+    const info: SteeringInfo = {
+      untrackedIifs: [], untrackedOifs: [], preDnatIifs: [], inputIifs: [], forwardIifs: [], forwardOifs: [], outputOifs: [],
+      anyInterface: { preDnat: false, input: false, forwardIn: false, forwardOut: false, output: false },
+    };
+    const wild = this.heps.wildcardHep;
+    const has = (h: HostEndpoint | null, cls: PolicyClass, dir: Direction) => h !== null && this.hepPolicy(h).chain(cls, dir).hasTiers;
+    const wildPreDnat = has(wild, 'prednat', 'ingress');
+    for (const name of [...names].sort()) {
+      const named = this.heps.namedHep(name);
+      const hep = this.heps.hep(name);
+      if (has(named, 'untracked', 'ingress')) info.untrackedIifs.push(name);
+      if (has(named, 'untracked', 'egress')) info.untrackedOifs.push(name);
+      if (has(hep, 'prednat', 'ingress')) info.preDnatIifs.push(name);
+      if (this.isWorkload(name)) {
+        // Workload traffic to the host and through the host is policed by WEP chains (§5.11).
+        info.inputIifs.push(name);
+        info.forwardIifs.push(name);
+        info.forwardOifs.push(name);
+        continue;
+      }
+      if (hep !== null) {
+        info.inputIifs.push(name);
+        info.outputOifs.push(name);
+        info.forwardIifs.push(name);
+        info.forwardOifs.push(name);
+      }
+    }
+    if (wild !== null) {
+      info.anyInterface = { preDnat: wildPreDnat, input: true, forwardIn: true, forwardOut: true, output: true };
+    }
+    if (!this.unmanagedAccept) {
+      // Calico renders no verdict on unmanaged interfaces; with unmanagedVerdict drop, nfqwall must see them all.
+      info.anyInterface = { preDnat: info.anyInterface.preDnat, input: true, forwardIn: true, forwardOut: true, output: true };
+    }
+    return info;
+  }
+
   private hepPolicy(h: HostEndpoint): EndpointPolicy {
     return this.hepPolicies.get(h.name)!;
   }
@@ -243,6 +316,26 @@ export class CompiledPolicy implements PolicyEvaluator {
       action = this.unmanagedAccept ? 'accept' : 'drop';
     } else action = s.action;
     return { action, acceptMark: s.acceptMark, untrack: s.untrack, noVerdict, steps: sink.steps, logs: sink.logs };
+  }
+
+  private readonly hookDecision: HookDecision = { action: 'continue', acceptMark: false, untrack: false, noVerdict: false, decidedBy: this.fast.last };
+
+  /**
+   * The live dataplane's fast path for one hook: same outcome as `evaluateHook()`, no trace, no
+   * allocation. The returned object is reused.
+   */
+  decideHook(hook: HookName, facts: PacketFacts, acceptMark: boolean): HookDecision {
+    const sink = this.fast;
+    sink.reset();
+    this.runHook(hook, facts, facts.ctState, acceptMark, sink);
+    const s = this.state;
+    const d = this.hookDecision;
+    d.acceptMark = s.acceptMark;
+    d.untrack = s.untrack;
+    d.noVerdict = s.action === 'no-verdict';
+    d.action = d.noVerdict ? (this.unmanagedAccept ? 'accept' : 'drop') : s.action === 'no-verdict' ? 'accept' : s.action;
+    d.decidedBy = d.noVerdict || s.action === 'continue' ? sink.last : s.action === 'accept' ? sink.allow : sink.deny;
+    return d;
   }
 
   // ---- the pipeline -------------------------------------------------------------------------
@@ -448,13 +541,15 @@ export class CompiledPolicy implements PolicyEvaluator {
   /** filter INPUT (§5.3 A.5, and WEP → host §5.11). */
   private filterInput(f: PacketFacts, ct: CtState, mark: boolean, sink: StepSink): void {
     const s = this.state;
-    if (mark) {
-      sink.step('filter-input', 'dispatch', null, 'allow', REF_ACCEPT_MARK);
-      s.action = 'accept';
-      return;
-    }
     const iif = f.iif;
+    // Felix dispatches workload interfaces before it looks at the accept-mark.
     if (iif !== null && this.isWorkload(iif)) {
+      if (f.proto === 58 && ND_TYPES.has(f.icmpType)) {
+        // Workload-to-host chains let ICMPv6 neighbour discovery and MLD through before policy (Q6).
+        sink.step('filter-input', 'dispatch', null, 'allow', B('endpoint-to-host', `icmpv6 type ${f.icmpType}`));
+        s.action = 'accept';
+        return;
+      }
       const r = this.workloadChain('filter-input', iif, 'egress', f, ct, sink);
       if (r === 'drop' || r === 'accept-final') {
         s.action = r === 'drop' ? 'drop' : 'accept';
@@ -463,6 +558,11 @@ export class CompiledPolicy implements PolicyEvaluator {
       // After the workload's egress policy allowed it, the endpoint-to-host action decides (§5.11).
       sink.step('filter-input', 'dispatch', null, this.endpointToHostAccept ? 'allow' : 'deny', REF_EP_TO_HOST);
       s.action = this.endpointToHostAccept ? 'accept' : 'drop';
+      return;
+    }
+    if (mark) {
+      sink.step('filter-input', 'dispatch', null, 'allow', REF_ACCEPT_MARK);
+      s.action = 'accept';
       return;
     }
     const hep = iif === null ? null : this.heps.hep(iif);
@@ -565,6 +665,7 @@ export class CompiledPolicy implements PolicyEvaluator {
   private filterForward(f: PacketFacts, ct: CtState, markIn: boolean, sink: StepSink): void {
     const s = this.state;
     let mark = markIn;
+    let legNoVerdict = false;
     const iif = f.iif;
     const oif = f.oif;
     // a. the in-interface's forward-ingress leg, unless an earlier stage already allowed the packet
@@ -575,6 +676,7 @@ export class CompiledPolicy implements PolicyEvaluator {
         if (r === 'accept-final') return void (s.action = 'accept');
         if (r === 'drop') return void (s.action = 'drop');
         if (r === 'mark') mark = true;
+        else legNoVerdict = true;
       }
     } else if (mark) sink.step('filter-forward', 'dispatch', null, 'allow', REF_ACCEPT_MARK);
     // b. workload chains
@@ -598,6 +700,7 @@ export class CompiledPolicy implements PolicyEvaluator {
         if (r === 'accept-final') return void (s.action = 'accept');
         if (r === 'drop') return void (s.action = 'drop');
         mark = r === 'mark';
+        legNoVerdict = r === 'none';
       }
     }
     // d.
@@ -605,10 +708,14 @@ export class CompiledPolicy implements PolicyEvaluator {
       s.action = 'accept';
       return;
     }
-    sink.step('filter-forward', 'dispatch', null, 'no-verdict', REF_UNMANAGED);
+    // A leg that ended without a verdict (Q2) already said why; otherwise no endpoint was involved.
+    if (!legNoVerdict) sink.step('filter-forward', 'dispatch', null, 'no-verdict', REF_UNMANAGED);
     s.action = 'no-verdict';
   }
 }
+
+/** ICMPv6 types Felix accepts from workloads to the host before policy: MLD 130-132, RS 133, NS 135, NA 136. */
+const ND_TYPES: ReadonlySet<number> = new Set([130, 131, 132, 133, 135, 136]);
 
 const HOOKS_LOCAL_IN: readonly HookName[] = ['raw-prerouting', 'mangle-prerouting', 'filter-input'];
 const HOOKS_FORWARD: readonly HookName[] = ['raw-prerouting', 'mangle-prerouting', 'filter-forward'];
@@ -616,6 +723,7 @@ const HOOKS_LOCAL_OUT: readonly HookName[] = ['raw-output', 'filter-output'];
 const HOOKS_LOCAL_OUT_DNAT: readonly HookName[] = ['raw-output', 'filter-output', 'mangle-postrouting'];
 
 function isDnat(f: PacketFacts): boolean {
+  if (f.dnat !== undefined) return f.dnat;
   const a = f.dst.words;
   const b = f.preDnatDst.words;
   return f.dport !== f.preDnatDport || a[0] !== b[0] || a[1] !== b[1] || a[2] !== b[2] || a[3] !== b[3];

@@ -36,6 +36,12 @@ export interface PacketFacts {
   /** Original (pre-DNAT) destination and port; equal to dst/dport when no DNAT happened. */
   preDnatDst: IpAddress;
   preDnatDport: number;
+  /**
+   * The connection was destination-NATed. Optional: when absent it is derived from preDnatDst/Dport.
+   * The live dataplane sets it from the conntrack status because it never sees the original
+   * destination of a locally originated packet at the output hook.
+   */
+  dnat?: boolean;
 }
 
 /** Protocols whose header carries ports Calico can match (§3.4). */

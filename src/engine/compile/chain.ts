@@ -63,10 +63,11 @@ export class CompiledChain {
   private readonly byPort: Map<number, PortIndex> | null = null;
   private readonly bySource: SourceIndex | null = null;
 
-  constructor(entries: ChainEntry[], hasTiers: boolean, family: IpFamily) {
+  /** `indexThreshold`: chains at least this long get the index (tests pass Infinity to compare). */
+  constructor(entries: ChainEntry[], hasTiers: boolean, family: IpFamily, indexThreshold = INDEX_THRESHOLD) {
     this.entries = entries;
     this.hasTiers = hasTiers;
-    if (entries.length >= INDEX_THRESHOLD) {
+    if (entries.length >= indexThreshold) {
       const built = buildIndex(entries, family);
       this.always = built.always;
       this.byPort = built.byPort;

@@ -144,8 +144,9 @@ export class HepResolver {
     if (info && this.byIpOnly.length > 0) {
       const local = new Set<string>();
       for (const a of info.addresses) {
-        const c = parseCidr(a, true);
-        if (c) local.add(addrKey(c.prefix.family, c.prefix.network.words));
+        // The interface address itself (not its network): "10.0.1.1/24" holds 10.0.1.1.
+        const ip = parseIp(a.split('/')[0] ?? '');
+        if (ip) local.add(addrKey(ip.family, ip.words));
       }
       for (const h of this.byIpOnly) {
         if (h.expectedIPs.some((ip) => {

@@ -1,0 +1,2 @@
+export { parseCaseFile, type CaseFile, type ConformanceCase } from './case-file';
+export { runCase, type CaseResult, type EvaluatorFactory } from './run';

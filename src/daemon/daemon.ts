@@ -1,0 +1,317 @@
+/**
+ * The running firewall: policy directory + live host → compiled policy → steering rules → queues →
+ * per-packet verdicts. Wires the pure parts together and owns every side effect (queues, rules,
+ * signals, logs). Reloads build everything off to the side and swap in one assignment; a broken
+ * configuration changes nothing.
+ */
+import { hostname } from 'node:os';
+import { loadResourceDir } from '../config';
+import type { ResourceSet } from '../config/resources';
+import { formatIssue, NfqwallError, type Issue } from '../errors';
+import { installSteering, probeBackend, removeSteering, planFromPolicyInfo, type SteeringPlan } from '../dataplane';
+import type { HookName as PlanHook } from '../dataplane/plan';
+import { HOOK_NAMES } from '../dataplane/plan';
+import { markLayout } from '../dataplane/marks';
+import type { Backend } from '../dataplane/apply';
+import { compilePolicy, type CompiledPolicy } from '../engine/compiled-policy';
+import type { HookName } from '../engine/decision';
+import { ruleKey } from '../engine/decision';
+import type { HostModel } from '../engine/host-model';
+import { formatIp } from '../net/ip';
+import { PacketProcessor } from '../pipeline/packet-processor';
+import { PolicySlot } from '../pipeline/policy-slot';
+import { createNfqueueSource } from '../queue/source-nfqueue';
+import type { PacketSource } from '../queue/packet-source';
+import { NF_ACCEPT, NF_DROP, NF_REPEAT } from '../queue/verdict-codes';
+import { createLogger, type Logger } from '../observe/logger';
+import { TokenBucket } from '../observe/rate-limit';
+import { readLiveHost, watchInterfaces, type LiveInterfaces } from './live-host';
+import type { DaemonSettings } from './settings';
+
+export const ENGINE_HOOK: Record<PlanHook, HookName> = {
+  rawPrerouting: 'raw-prerouting',
+  manglePrerouting: 'mangle-prerouting',
+  filterInput: 'filter-input',
+  filterForward: 'filter-forward',
+  rawOutput: 'raw-output',
+  filterOutput: 'filter-output',
+  manglePostrouting: 'mangle-postrouting',
+};
+
+export interface ReloadOutcome {
+  ok: boolean;
+  generation: number;
+  at: string;
+  issues: Issue[];
+  durationMs: number;
+  counts?: { tiers: number; policies: number; rules: number; heps: number };
+}
+
+export class Daemon {
+  readonly log: Logger;
+  private resources!: ResourceSet;
+  private live!: LiveInterfaces;
+  private slot!: PolicySlot;
+  private processor!: PacketProcessor;
+  private backend!: Backend;
+  private plan: SteeringPlan | null = null;
+  private readonly sources = new Map<number, { hook: HookName; source: PacketSource }>();
+  private stopWatch: (() => void) | null = null;
+  private reloading: Promise<void> | null = null;
+  private reloadAgain = false;
+  private stopping = false;
+  lastReload: ReloadOutcome | null = null;
+  readonly counters = { reloadsOk: 0, reloadsFailed: 0, handlerErrors: 0, hostRefreshes: 0 };
+  private readonly errorLog: TokenBucket;
+  private readonly denyLog = new Map<string, TokenBucket>();
+
+  constructor(readonly settings: DaemonSettings) {
+    this.log = createLogger({ level: settings.log.level, format: settings.log.format });
+    this.errorLog = new TokenBucket(1, 5, Date.now());
+  }
+
+  static defaultNode(): string {
+    return hostname().split('.')[0] ?? 'localhost';
+  }
+
+  /** Start: everything or nothing. Throws NfqwallError (with every config issue logged). */
+  async start(): Promise<void> {
+    const s = this.settings;
+    const loaded = await this.loadPolicy();
+    if (!loaded.ok) throw new NfqwallError('NFQ_DAEMON_CONFIG_INVALID', `policy directory ${s.policyDir} is invalid (${loaded.issues.filter((i) => i.severity === 'error').length} errors, logged above)`);
+    this.resources = loaded.resources;
+    this.live = await readLiveHost(this.hostBase());
+    const compiled = this.compile(this.resources, this.live.host);
+    this.slot = new PolicySlot(compiled, 1);
+    const layout = markLayout(s.markMask);
+    this.processor = new PacketProcessor(this.slot, {
+      layout,
+      mode: s.mode,
+      parseErrorVerdict: 'drop',
+      interfaceName: (i) => this.live.names.get(i) ?? null,
+    });
+    const probe = await probeBackend({ ...(s.backend === 'auto' ? {} : { override: s.backend }), table: s.table });
+    this.backend = probe.backend;
+    this.log.info({ backend: probe.backend, detail: probe.detail }, 'steering backend chosen');
+    this.openQueues();
+    await this.applySteering();
+    this.stopWatch = watchInterfaces(() => void this.refreshHost());
+    this.lastReload = { ok: true, generation: 1, at: new Date().toISOString(), issues: loaded.issues, durationMs: 0, counts: this.counts(compiled) };
+    this.log.info({ generation: 1, node: s.node, mode: s.mode, failMode: s.failMode, ...this.counts(compiled) }, 'nfqwall started');
+  }
+
+  private hostBase(): Pick<HostModel, 'node' | 'workloadInterfacePrefix' | 'unmanagedVerdict'> {
+    return { node: this.settings.node, workloadInterfacePrefix: 'cali', unmanagedVerdict: this.settings.unmanagedVerdict };
+  }
+
+  private counts(p: CompiledPolicy): { tiers: number; policies: number; rules: number; heps: number } {
+    return { tiers: p.stats.tiers, policies: p.stats.policies, rules: p.stats.rules, heps: p.stats.localHeps };
+  }
+
+  private compile(resources: ResourceSet, host: HostModel): CompiledPolicy {
+    return compilePolicy(resources, host);
+  }
+
+  private async loadPolicy(): Promise<{ ok: true; resources: ResourceSet; issues: Issue[] } | { ok: false; issues: Issue[] }> {
+    const r = await loadResourceDir(this.settings.policyDir);
+    for (const i of r.issues) {
+      const entry = { code: i.code, file: i.location.file, line: i.location.line, path: i.location.path };
+      if (i.severity === 'error') this.log.error(entry, formatIssue(i));
+      else this.log.warn(entry, formatIssue(i));
+    }
+    if (r.issues.some((i) => i.severity === 'error')) return { ok: false, issues: r.issues };
+    return { ok: true, resources: r.resources, issues: r.issues };
+  }
+
+  private openQueues(): void {
+    const s = this.settings;
+    for (const planHook of HOOK_NAMES) {
+      const hook = ENGINE_HOOK[planHook];
+      const queue = s.queues[planHook];
+      const source = createNfqueueSource();
+      const failure = s.failMode === 'open' ? NF_ACCEPT : NF_DROP;
+      source.open(queue, {
+        socketBufferBytes: s.socketBufferBytes,
+        failureVerdict: failure,
+        closeVerdict: failure,
+        onError: (err, ctx) => this.perPacketError(err, ctx.queueNumber),
+      });
+      source.onPacket((pkt) => {
+        // The one catch of the per-packet path: any throw is answered by the fail-mode verdict.
+        try {
+          const o = this.processor.process(hook, pkt.payload, pkt.mark, pkt.indev, pkt.outdev);
+          if (o.mark >= 0) source.verdict(pkt.id, o.verdict, o.mark);
+          else source.verdict(pkt.id, o.verdict);
+          this.logDecision(o);
+        } catch (err) {
+          this.perPacketError(err, queue);
+          source.verdict(pkt.id, failure);
+        }
+      });
+      this.sources.set(queue, { hook, source });
+    }
+  }
+
+  private perPacketError(err: unknown, queue: number): void {
+    this.counters.handlerErrors++;
+    if (this.errorLog.take(Date.now())) this.log.error({ queue, err: String((err as Error)?.stack ?? err), suppressed: this.errorLog.drainSuppressed() }, 'packet handling failed; fail-mode verdict given');
+  }
+
+  private logDecision(o: ReturnType<PacketProcessor['process']>): void {
+    const d = o.decision;
+    if (d === null || d.action === 'continue') return;
+    const denied = o.verdict === NF_DROP;
+    const level = this.settings.log;
+    if (denied && level.denies === 'off') return;
+    if (!denied && !level.flows) return;
+    const rule = ruleKey(d.decidedBy.rule);
+    if (denied && level.denies === 'sampled') {
+      let b = this.denyLog.get(rule);
+      if (!b) {
+        b = new TokenBucket(10, 20, Date.now());
+        this.denyLog.set(rule, b);
+      }
+      if (!b.take(Date.now())) return;
+    }
+    const f = o.facts;
+    this.log.info(
+      {
+        event: 'decision',
+        hook: o.hook,
+        verdict: o.verdict === NF_ACCEPT ? 'accept' : o.verdict === NF_REPEAT ? 'repeat' : 'drop',
+        family: f.family,
+        proto: f.proto,
+        src: formatIp(f.src),
+        dst: formatIp(f.dst),
+        sport: f.sport,
+        dport: f.dport,
+        iif: f.iif,
+        oif: f.oif,
+        ct: f.ctState,
+        rejudged: o.rejudged,
+        stage: d.decidedBy.hook,
+        chain: d.decidedBy.chain,
+        hep: d.decidedBy.endpoint,
+        rule,
+        generation: o.generation,
+      },
+      denied ? 'packet denied' : 'flow allowed',
+    );
+  }
+
+  private async applySteering(): Promise<void> {
+    const s = this.settings;
+    const info = this.slot.current.steeringInfo();
+    const queues = Object.fromEntries(HOOK_NAMES.map((h) => [h, s.queues[h]])) as Record<PlanHook, number>;
+    const plan = planFromPolicyInfo(info, {
+      table: s.table,
+      mode: s.mode,
+      failMode: s.failMode,
+      markMask: s.markMask,
+      queues,
+      existingFlowsOnReload: s.existingFlowsOnReload,
+      generation: this.slot.generation,
+    });
+    await installSteering(plan, this.backend);
+    this.plan = plan;
+  }
+
+  /** SIGHUP: coalesced; a reload in progress runs once more afterwards. */
+  requestReload(): Promise<void> {
+    if (this.reloading) {
+      this.reloadAgain = true;
+      return this.reloading;
+    }
+    this.reloading = (async () => {
+      do {
+        this.reloadAgain = false;
+        await this.reloadOnce();
+      } while (this.reloadAgain && !this.stopping);
+      this.reloading = null;
+    })();
+    return this.reloading;
+  }
+
+  private async reloadOnce(): Promise<void> {
+    const started = Date.now();
+    const loaded = await this.loadPolicy();
+    if (!loaded.ok) {
+      this.counters.reloadsFailed++;
+      this.lastReload = { ok: false, generation: this.slot.generation, at: new Date().toISOString(), issues: loaded.issues, durationMs: Date.now() - started };
+      this.log.error({ generation: this.slot.generation, errors: loaded.issues.filter((i) => i.severity === 'error').length }, 'reload failed: configuration invalid; the previous policy stays in force');
+      return;
+    }
+    let next: CompiledPolicy;
+    try {
+      next = this.compile(loaded.resources, this.live.host);
+    } catch (err) {
+      this.counters.reloadsFailed++;
+      this.lastReload = { ok: false, generation: this.slot.generation, at: new Date().toISOString(), issues: [], durationMs: Date.now() - started };
+      this.log.error({ err: String(err) }, 'reload failed: compile error; the previous policy stays in force');
+      return;
+    }
+    const previous = this.slot.current;
+    const previousResources = this.resources;
+    this.resources = loaded.resources;
+    const gen = this.slot.swap(next);
+    try {
+      await this.applySteering();
+    } catch (err) {
+      // Roll back: the kernel still has the old rules, so the old policy must stay too.
+      this.slot.swap(previous);
+      this.resources = previousResources;
+      this.counters.reloadsFailed++;
+      this.lastReload = { ok: false, generation: this.slot.generation, at: new Date().toISOString(), issues: [], durationMs: Date.now() - started };
+      this.log.error({ err: String(err) }, 'reload failed: steering rules could not be installed; the previous policy stays in force');
+      return;
+    }
+    this.counters.reloadsOk++;
+    this.lastReload = { ok: true, generation: gen, at: new Date().toISOString(), issues: loaded.issues, durationMs: Date.now() - started, counts: this.counts(next) };
+    this.log.info({ generation: gen, durationMs: Date.now() - started, ...this.counts(next) }, 'policy reloaded');
+  }
+
+  /** Interfaces or addresses changed: rebuild the host model, recompile (same generation), re-steer. */
+  private async refreshHost(): Promise<void> {
+    if (this.stopping) return;
+    try {
+      const live = await readLiveHost(this.hostBase());
+      this.live = live;
+      const next = this.compile(this.resources, live.host);
+      // Same generation: flows stay decided; only interface bindings change.
+      this.slot.replace(next);
+      await this.applySteering();
+      this.counters.hostRefreshes++;
+      this.log.info({ interfaces: live.host.interfaces.map((i) => i.name) }, 'interfaces changed; HEP bindings updated');
+    } catch (err) {
+      this.log.error({ err: String(err) }, 'could not refresh interfaces');
+    }
+  }
+
+  /** SIGTERM: stop queueing new packets, answer every pending packet, remove or keep rules by fail mode. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.stopWatch?.();
+    if (this.reloading) await this.reloading.catch(() => undefined);
+    if (this.settings.failMode === 'open') {
+      await removeSteering(this.settings.table).catch((err) => this.log.error({ err: String(err) }, 'could not remove steering rules'));
+    }
+    for (const { source } of this.sources.values()) source.close();
+    this.log.info({ processed: this.processor?.counters }, 'nfqwall stopped');
+    this.log.flush();
+  }
+
+  status(): Record<string, unknown> {
+    return {
+      generation: this.slot.generation,
+      lastReload: this.lastReload,
+      backend: this.backend,
+      mode: this.settings.mode,
+      failMode: this.settings.failMode,
+      counts: this.counts(this.slot.current),
+      counters: { ...this.counters, ...this.processor.counters },
+      queues: [...this.sources.values()].map((q) => ({ hook: q.hook, ...q.source.stats() })),
+      plan: this.plan ? Object.fromEntries(Object.entries(this.plan.hooks).map(([k, v]) => [k, v.enabled])) : null,
+    };
+  }
+}

@@ -1,0 +1,27 @@
+/**
+ * Structured logs (pino): JSON lines on stdout for journald and log shippers, or pretty output for
+ * people. One logger per process; modules take children with a `component` field.
+ */
+import pino, { type Logger } from 'pino';
+
+export type { Logger };
+
+export interface LoggerOptions {
+  level: string;
+  format: 'json' | 'pretty';
+  /** Write synchronously (tests, short-lived commands). */
+  sync?: boolean;
+}
+
+export function createLogger(opts: LoggerOptions): Logger {
+  if (opts.format === 'pretty') {
+    return pino({
+      level: opts.level,
+      base: undefined,
+      transport: { target: 'pino-pretty', options: { colorize: process.stdout.isTTY, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } },
+    });
+  }
+  // An async destination keeps logging off the per-packet path; it is flushed on exit.
+  const dest = pino.destination({ dest: 1, sync: opts.sync ?? false, minLength: opts.sync ? 0 : 4096 });
+  return pino({ level: opts.level, base: { service: 'nfqwall' }, timestamp: pino.stdTimeFunctions.isoTime }, dest);
+}

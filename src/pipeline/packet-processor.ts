@@ -1,0 +1,174 @@
+/**
+ * The per-packet function of the live dataplane: parse → facts (from the hook the queue stands for,
+ * the interface table and the mark bits the steering rules wrote) → engine → verdict and new mark.
+ *
+ * Synchronous and allocation-free: the view, the facts and the result objects are reused, so the
+ * caller must copy anything it keeps after the next call. No I/O, no clock.
+ */
+import { type MarkLayout, generationBits, mergeMark } from '../dataplane/marks';
+import type { HookName } from '../engine/decision';
+import type { HookDecision } from '../engine/compiled-policy';
+import type { CtState, PacketFacts } from '../engine/packet-facts';
+import { parsePacket, ParseStatus } from '../packet/parse';
+import { createPacketView, type PacketView } from '../packet/packet-view';
+import { NF_ACCEPT, NF_DROP, NF_REPEAT, type NfVerdict } from '../queue/verdict-codes';
+import type { PolicySlot } from './policy-slot';
+
+export interface ProcessorOptions {
+  layout: MarkLayout;
+  mode: 'flow' | 'packet';
+  /** Verdict for packets that do not parse (counted). */
+  parseErrorVerdict: 'accept' | 'drop';
+  /** ifindex → current interface name (kept fresh by the daemon). */
+  interfaceName(index: number): string | null;
+}
+
+/** The outcome of one packet. Reused by the next call. */
+export interface PacketOutcome {
+  hook: HookName;
+  verdict: NfVerdict;
+  /** The packet's new mark, or -1 to leave it unchanged. */
+  mark: number;
+  /** Parse status (ParseStatus.OK when parsed). */
+  status: number;
+  /** The engine's decision, or null when the packet did not reach the engine. */
+  decision: HookDecision | null;
+  /** The packet was a flow decided under an older policy generation, judged again as new. */
+  rejudged: boolean;
+  generation: number;
+  facts: PacketFacts;
+  view: PacketView;
+}
+
+const CT_BY_CODE: readonly CtState[] = ['new', 'established', 'related', 'invalid', 'untracked', 'new', 'new', 'new'];
+
+function words(): [number, number, number, number] {
+  return [0, 0, 0, 0];
+}
+
+export class PacketProcessor {
+  private readonly view = createPacketView();
+  private readonly facts: PacketFacts = {
+    path: 'local-in', iif: null, oif: null, family: 4, proto: 0,
+    src: { family: 4, words: words() }, dst: { family: 4, words: words() },
+    sport: -1, dport: -1, icmpType: -1, icmpCode: -1, ctState: 'new',
+    preDnatDst: { family: 4, words: words() }, preDnatDport: -1, dnat: false,
+  };
+  private readonly out: PacketOutcome;
+  readonly counters = { packets: 0, parseErrors: 0, rejudged: 0, accepted: 0, dropped: 0, repeated: 0 };
+
+  constructor(
+    private readonly slot: PolicySlot,
+    private readonly opts: ProcessorOptions,
+  ) {
+    this.out = { hook: 'filter-input', verdict: NF_DROP, mark: -1, status: 0, decision: null, rejudged: false, generation: 0, facts: this.facts, view: this.view };
+  }
+
+  process(hook: HookName, payload: Buffer, mark: number, indev: number, outdev: number): PacketOutcome {
+    const o = this.out;
+    const L = this.opts.layout;
+    this.counters.packets++;
+    o.hook = hook;
+    o.decision = null;
+    o.rejudged = false;
+    o.mark = -1;
+    const policy = this.slot.current;
+    o.generation = this.slot.generation;
+    const status = parsePacket(payload, this.view);
+    o.status = status;
+    if (status !== ParseStatus.OK || (this.view.family !== 4 && this.view.family !== 6)) {
+      this.counters.parseErrors++;
+      return this.finish(this.opts.parseErrorVerdict === 'accept' ? NF_ACCEPT : NF_DROP);
+    }
+    const f = this.facts;
+    const v = this.view;
+    const ctCode = ((mark & L.ctStateMask) >>> L.ctStateShift) & 7;
+    let ct = CT_BY_CODE[ctCode]!;
+    const reply = (mark & L.reply) !== 0;
+    f.dnat = (mark & L.dnat) !== 0;
+    const family = v.family as 4 | 6;
+    f.family = family;
+    f.proto = v.proto;
+    f.src.family = f.dst.family = f.preDnatDst.family = family;
+    f.sport = v.sport;
+    f.dport = v.dport;
+    f.icmpType = v.icmpType;
+    f.icmpCode = v.icmpCode;
+    let iif = indev > 0 ? this.opts.interfaceName(indev) : null;
+    let oif = outdev > 0 ? this.opts.interfaceName(outdev) : null;
+    let src = v.src;
+    let dst = v.dst;
+    let evalHook = hook;
+    // In flow mode an established packet reaches us only when its flow was decided under an older
+    // policy generation: judge the flow again, as a new connection in its original direction.
+    if (this.opts.mode === 'flow' && ct === 'established') {
+      o.rejudged = true;
+      this.counters.rejudged++;
+      ct = 'new';
+      if (reply) {
+        src = v.dst;
+        dst = v.src;
+        f.sport = v.dport;
+        f.dport = v.sport;
+        const t = iif;
+        iif = oif;
+        oif = t;
+        evalHook = hook === 'filter-input' ? 'filter-output' : hook === 'filter-output' ? 'filter-input' : hook;
+      }
+    } else if (ct === 'established' && reply) ct = 'reply';
+    copyWords(f.src.words, src);
+    copyWords(f.dst.words, dst);
+    copyWords(f.preDnatDst.words, dst);
+    f.preDnatDport = f.dport;
+    f.ctState = ct;
+    switch (evalHook) {
+      case 'filter-input':
+        f.path = 'local-in';
+        break;
+      case 'filter-forward':
+        f.path = 'forward';
+        break;
+      case 'raw-output':
+      case 'filter-output':
+      case 'mangle-postrouting':
+        f.path = 'local-out';
+        break;
+      default:
+        f.path = 'local-in';
+    }
+    f.iif = f.path === 'local-out' ? null : iif;
+    f.oif = f.path === 'local-in' ? null : oif;
+    const acceptMark = (mark & L.accept) !== 0;
+    const d = policy.decideHook(evalHook, f, acceptMark);
+    o.decision = d;
+    if (d.action === 'drop') return this.finish(NF_DROP);
+    if (d.action === 'accept') {
+      // Store the decision in the flow: a later rule copies DECIDED|GEN into the ct mark.
+      const decided = ct === 'untracked' || ct === 'related' || ct === 'invalid' ? 0 : L.decided | generationBits(L, o.generation);
+      o.mark = mergeMark(L, mark, (mark & L.accept) | decided);
+      return this.finish(NF_ACCEPT);
+    }
+    // continue: an earlier stage (raw / mangle prerouting) let the packet go on.
+    if (d.untrack) {
+      o.mark = mergeMark(L, mark, L.untrack | L.accept);
+      return this.finish(NF_REPEAT);
+    }
+    if (d.acceptMark) o.mark = mergeMark(L, mark, (mark & L.mask) | L.accept);
+    return this.finish(NF_ACCEPT);
+  }
+
+  private finish(verdict: NfVerdict): PacketOutcome {
+    this.out.verdict = verdict;
+    if (verdict === NF_ACCEPT) this.counters.accepted++;
+    else if (verdict === NF_DROP) this.counters.dropped++;
+    else this.counters.repeated++;
+    return this.out;
+  }
+}
+
+function copyWords(to: number[], from: ArrayLike<number>): void {
+  to[0] = from[0]!;
+  to[1] = from[1]!;
+  to[2] = from[2]!;
+  to[3] = from[3]!;
+}

@@ -1,0 +1,125 @@
+/**
+ * `nfqwall run --config DIR [--node NAME]` — enforce a policy directory on this host.
+ * Settings come from a YAML file (--settings, default /etc/nfqwall/nfqwall.yaml when present),
+ * then command-line overrides. Signals: SIGHUP reloads, SIGTERM/SIGINT stop cleanly.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import type { ExitCodeSink } from '../cli';
+import { EXIT_FATAL, EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE } from '../exit-codes';
+import { parseYamlDocuments } from '../../src/config';
+import { formatIssue, NfqwallError } from '../../src/errors';
+import { Daemon } from '../../src/daemon/daemon';
+import { applySettingsDocument, defaultSettings, type DaemonSettings } from '../../src/daemon/settings';
+
+export const DEFAULT_SETTINGS_FILE = '/etc/nfqwall/nfqwall.yaml';
+
+interface RunOptions {
+  config?: string;
+  node?: string;
+  settings?: string;
+  mode?: string;
+  failMode?: string;
+  backend?: string;
+  queueBase?: string;
+  flowTableSize?: string;
+  logFormat?: string;
+  logLevel?: string;
+  logFlows?: boolean;
+  keepExistingFlows?: boolean;
+  unmanagedVerdict?: string;
+  markMask?: string;
+}
+
+/** Settings file + overrides. Returns null after printing problems. */
+export function resolveSettings(opts: RunOptions): DaemonSettings | null {
+  let s = defaultSettings(Daemon.defaultNode());
+  const file = opts.settings ?? (existsSync(DEFAULT_SETTINGS_FILE) ? DEFAULT_SETTINGS_FILE : undefined);
+  if (file) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      process.stderr.write(`nfqwall: cannot read settings ${file}: ${(err as Error).message}\n`);
+      return null;
+    }
+    const parsed = parseYamlDocuments(text, file);
+    const doc = parsed.documents[0];
+    const issues = [...parsed.issues];
+    if (doc) {
+      const r = applySettingsDocument(s, doc.value, (p) => doc.locate(p));
+      issues.push(...r.issues);
+      s = r.settings;
+    }
+    if (issues.some((i) => i.severity === 'error')) {
+      for (const i of issues) process.stderr.write(`${formatIssue(i)}\n`);
+      return null;
+    }
+  }
+  const overrides: Record<string, unknown> = {};
+  if (opts.config) overrides.policyDir = opts.config;
+  if (opts.node) overrides.node = opts.node;
+  if (opts.mode) overrides.mode = opts.mode;
+  if (opts.failMode) overrides.failMode = opts.failMode;
+  if (opts.backend) overrides.backend = opts.backend;
+  if (opts.unmanagedVerdict) overrides.unmanagedVerdict = opts.unmanagedVerdict;
+  if (opts.markMask) overrides.markMask = opts.markMask;
+  if (opts.flowTableSize) overrides.flowTableSize = Number(opts.flowTableSize);
+  if (opts.keepExistingFlows) overrides.existingFlowsOnReload = 'keep';
+  const log: Record<string, unknown> = {};
+  if (opts.logFormat) log.format = opts.logFormat;
+  if (opts.logLevel) log.level = opts.logLevel;
+  if (opts.logFlows) log.flows = true;
+  if (Object.keys(log).length) overrides.log = log;
+  if (opts.queueBase !== undefined) {
+    const base = Number(opts.queueBase);
+    overrides.queues = Object.fromEntries(Object.keys(s.queues).map((k, i) => [k, base + i]));
+  }
+  const r = applySettingsDocument(s, overrides, (p) => ({ file: '<command line>', line: 0, path: p.join('.') }));
+  if (r.issues.length > 0) {
+    for (const i of r.issues) process.stderr.write(`nfqwall: --${String(i.location.path)}: ${i.message}\n`);
+    return null;
+  }
+  return r.settings;
+}
+
+export function register(program: Command, setExit: ExitCodeSink): void {
+  program
+    .command('run')
+    .description('enforce a policy directory on this host (nftables steering + NFQUEUE verdicts)')
+    .option('--config <dir>', 'directory of Calico resources (default: settings policyDir, /etc/nfqwall/policy)')
+    .option('--node <name>', 'Calico node name of this host (default: hostname)')
+    .option('--settings <file>', `daemon settings YAML (default: ${DEFAULT_SETTINGS_FILE} when present)`)
+    .option('--mode <mode>', 'flow (first packet of each flow) or packet (every packet in userspace)')
+    .option('--fail-mode <mode>', 'open (traffic flows while nfqwall is down) or closed (it is dropped)')
+    .option('--backend <name>', 'auto, nft or iptables')
+    .option('--queue-base <n>', 'first of seven consecutive queue numbers (one per stage)')
+    .option('--flow-table-size <n>', 'flow-table capacity')
+    .option('--keep-existing-flows', 'on reload keep flows decided under the old policy (Calico-like)')
+    .option('--unmanaged-verdict <v>', 'accept or drop where Calico renders no verdict')
+    .option('--mark-mask <mask>', 'packet/ct mark bits nfqwall may use, e.g. 0x7fff0000')
+    .option('--log-format <fmt>', 'json or pretty')
+    .option('--log-level <level>', 'trace, debug, info, warn, error')
+    .option('--log-flows', 'log every decided flow, not only denies')
+    .action(async (opts: RunOptions) => {
+      const settings = resolveSettings(opts);
+      if (!settings) return setExit(EXIT_USAGE);
+      const daemon = new Daemon(settings);
+      try {
+        await daemon.start();
+      } catch (err) {
+        const code = err instanceof NfqwallError ? err.code : 'NFQ_DAEMON_START';
+        daemon.log.fatal({ code, err: String((err as Error).message ?? err) }, 'nfqwall could not start');
+        daemon.log.flush();
+        await daemon.stop().catch(() => undefined);
+        return setExit(code === 'NFQ_DAEMON_CONFIG_INVALID' ? EXIT_PROBLEMS : EXIT_FATAL);
+      }
+      await new Promise<void>((resolve) => {
+        process.on('SIGHUP', () => void daemon.requestReload());
+        const stop = () => void daemon.stop().then(resolve);
+        process.once('SIGTERM', stop);
+        process.once('SIGINT', stop);
+      });
+      setExit(EXIT_OK);
+    });
+}
