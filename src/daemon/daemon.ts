@@ -18,7 +18,8 @@ import type { HookName } from '../engine/decision';
 import { ruleKey } from '../engine/decision';
 import type { HostModel } from '../engine/host-model';
 import { formatIp } from '../net/ip';
-import { PacketProcessor } from '../pipeline/packet-processor';
+import { PacketProcessor, type FlowDecision } from '../pipeline/packet-processor';
+import { FlowTable } from '../conntrack';
 import { PolicySlot } from '../pipeline/policy-slot';
 import { createNfqueueSource } from '../queue/source-nfqueue';
 import type { PacketSource } from '../queue/packet-source';
@@ -57,6 +58,10 @@ export class Daemon {
   private plan: SteeringPlan | null = null;
   private readonly sources = new Map<number, { hook: HookName; source: PacketSource }>();
   private stopWatch: (() => void) | null = null;
+  private flows!: FlowTable<FlowDecision>;
+  private sweeper: NodeJS.Timeout | null = null;
+  private evictions = 0;
+  private evictionsLogged = 0;
   private reloading: Promise<void> | null = null;
   private reloadAgain = false;
   private stopping = false;
@@ -84,12 +89,32 @@ export class Daemon {
     const compiled = this.compile(this.resources, this.live.host);
     this.slot = new PolicySlot(compiled, 1);
     const layout = markLayout(s.markMask);
-    this.processor = new PacketProcessor(this.slot, {
-      layout,
-      mode: s.mode,
-      parseErrorVerdict: 'drop',
-      interfaceName: (i) => this.live.names.get(i) ?? null,
+    this.flows = new FlowTable<FlowDecision>({
+      capacity: s.flowTableSize,
+      onEvict: () => {
+        this.evictions++;
+      },
     });
+    this.processor = new PacketProcessor(
+      this.slot,
+      {
+        layout,
+        mode: s.mode,
+        parseErrorVerdict: 'drop',
+        rejudgeExisting: s.existingFlowsOnReload === 'rejudge',
+        interfaceName: (i) => this.live.names.get(i) ?? null,
+      },
+      this.flows,
+    );
+    // Expire idle flows a little at a time; no timer per flow.
+    this.sweeper = setInterval(() => {
+      this.flows.sweep(Date.now(), 5000);
+      if (this.evictions > this.evictionsLogged) {
+        this.log.warn({ evicted: this.evictions - this.evictionsLogged, capacity: s.flowTableSize }, 'flow table full: least recently used flows evicted (they are judged again on their next packet)');
+        this.evictionsLogged = this.evictions;
+      }
+    }, 1000);
+    this.sweeper.unref();
     const probe = await probeBackend({ ...(s.backend === 'auto' ? {} : { override: s.backend }), table: s.table });
     this.backend = probe.backend;
     this.log.info({ backend: probe.backend, detail: probe.detail }, 'steering backend chosen');
@@ -139,7 +164,7 @@ export class Daemon {
       source.onPacket((pkt) => {
         // The one catch of the per-packet path: any throw is answered by the fail-mode verdict.
         try {
-          const o = this.processor.process(hook, pkt.payload, pkt.mark, pkt.indev, pkt.outdev);
+          const o = this.processor.process(hook, pkt.payload, pkt.mark, pkt.indev, pkt.outdev, Date.now());
           if (o.mark >= 0) source.verdict(pkt.id, o.verdict, o.mark);
           else source.verdict(pkt.id, o.verdict);
           this.logDecision(o);
@@ -292,6 +317,7 @@ export class Daemon {
     if (this.stopping) return;
     this.stopping = true;
     this.stopWatch?.();
+    if (this.sweeper) clearInterval(this.sweeper);
     if (this.reloading) await this.reloading.catch(() => undefined);
     if (this.settings.failMode === 'open') {
       await removeSteering(this.settings.table).catch((err) => this.log.error({ err: String(err) }, 'could not remove steering rules'));
@@ -310,6 +336,7 @@ export class Daemon {
       failMode: this.settings.failMode,
       counts: this.counts(this.slot.current),
       counters: { ...this.counters, ...this.processor.counters },
+      flows: { size: this.flows.size, capacity: this.flows.capacity, evictions: this.evictions, ...this.flows.stats },
       queues: [...this.sources.values()].map((q) => ({ hook: q.hook, ...q.source.stats() })),
       plan: this.plan ? Object.fromEntries(Object.entries(this.plan.hooks).map(([k, v]) => [k, v.enabled])) : null,
     };

@@ -13,6 +13,17 @@ import { parsePacket, ParseStatus } from '../packet/parse';
 import { createPacketView, type PacketView } from '../packet/packet-view';
 import { NF_ACCEPT, NF_DROP, NF_REPEAT, type NfVerdict } from '../queue/verdict-codes';
 import type { PolicySlot } from './policy-slot';
+import type { FlowTable, FlowEntry } from '../conntrack';
+import type { RuleRef, StepOutcome } from '../engine/decision';
+
+/** What the flow table remembers of a decided flow (for re-judging, flow logs and traces). */
+export interface FlowDecision {
+  hook: HookName;
+  verdict: NfVerdict;
+  rule: RuleRef;
+  endpoint: string | null;
+  chain: StepOutcome['chain'];
+}
 
 export interface ProcessorOptions {
   layout: MarkLayout;
@@ -21,6 +32,13 @@ export interface ProcessorOptions {
   parseErrorVerdict: 'accept' | 'drop';
   /** ifindex → current interface name (kept fresh by the daemon). */
   interfaceName(index: number): string | null;
+  /** Flows decided under an older generation: judge again on their next packet, or keep them. */
+  rejudgeExisting: boolean;
+}
+
+/** Hooks where a flow's verdict is made (the flow table tracks packets only there, once each). */
+function isFilterHook(h: HookName): boolean {
+  return h === 'filter-input' || h === 'filter-forward' || h === 'filter-output' || h === 'mangle-postrouting';
 }
 
 /** The outcome of one packet. Reused by the next call. */
@@ -35,6 +53,10 @@ export interface PacketOutcome {
   decision: HookDecision | null;
   /** The packet was a flow decided under an older policy generation, judged again as new. */
   rejudged: boolean;
+  /** The verdict came from the flow table (same flow, same generation), not from the engine. */
+  cached: boolean;
+  /** The flow the packet belongs to (filter hooks), or null. */
+  flow: FlowEntry<FlowDecision> | null;
   generation: number;
   facts: PacketFacts;
   view: PacketView;
@@ -60,17 +82,21 @@ export class PacketProcessor {
   constructor(
     private readonly slot: PolicySlot,
     private readonly opts: ProcessorOptions,
+    readonly flows: FlowTable<FlowDecision>,
   ) {
-    this.out = { hook: 'filter-input', verdict: NF_DROP, mark: -1, status: 0, decision: null, rejudged: false, generation: 0, facts: this.facts, view: this.view };
+    this.out = { hook: 'filter-input', verdict: NF_DROP, mark: -1, status: 0, decision: null, rejudged: false, cached: false, flow: null, generation: 0, facts: this.facts, view: this.view };
   }
 
-  process(hook: HookName, payload: Buffer, mark: number, indev: number, outdev: number): PacketOutcome {
+  /** Judge one queued packet. `now` (ms) drives the flow table's timeouts; the processor has no clock. */
+  process(hook: HookName, payload: Buffer, mark: number, indev: number, outdev: number, now: number): PacketOutcome {
     const o = this.out;
     const L = this.opts.layout;
     this.counters.packets++;
     o.hook = hook;
     o.decision = null;
     o.rejudged = false;
+    o.cached = false;
+    o.flow = null;
     o.mark = -1;
     const policy = this.slot.current;
     o.generation = this.slot.generation;
@@ -99,9 +125,24 @@ export class PacketProcessor {
     let src = v.src;
     let dst = v.dst;
     let evalHook = hook;
+    let flow: FlowEntry<FlowDecision> | null = null;
+    if (isFilterHook(hook)) {
+      const tr = this.flows.track(v, now);
+      flow = tr.entry;
+      o.flow = flow;
+      const d = flow?.decision ?? null;
+      // The same flow asks again under the same policy (a retransmitted SYN of a denied flow, a
+      // packet-mode packet): answer from the flow table without the engine.
+      if (flow !== null && d !== null && flow.generation === o.generation && d.hook === hook && (ct === 'new' || d.verdict === NF_DROP)) {
+        o.cached = true;
+        if (d.verdict === NF_DROP) return this.finish(NF_DROP);
+      }
+    }
     // In flow mode an established packet reaches us only when its flow was decided under an older
-    // policy generation: judge the flow again, as a new connection in its original direction.
-    if (this.opts.mode === 'flow' && ct === 'established') {
+    // policy generation; in packet mode the flow table says so. Judge the flow again, as a new
+    // connection in its original direction.
+    const stale = flow !== null && flow.decision !== null && flow.generation !== o.generation;
+    if (ct === 'established' && this.opts.rejudgeExisting && (this.opts.mode === 'flow' || stale)) {
       o.rejudged = true;
       this.counters.rejudged++;
       ct = 'new';
@@ -141,12 +182,37 @@ export class PacketProcessor {
     const acceptMark = (mark & L.accept) !== 0;
     const d = policy.decideHook(evalHook, f, acceptMark);
     o.decision = d;
-    if (d.action === 'drop') return this.finish(NF_DROP);
+    if (flow !== null && (ct === 'new' || o.rejudged) && d.action !== 'continue') {
+      // Remember the flow's verdict and why; the object is reused per flow to keep memory flat.
+      const verdict = d.action === 'drop' ? NF_DROP : NF_ACCEPT;
+      const rec = flow.decision ?? { hook, verdict, rule: d.decidedBy.rule, endpoint: d.decidedBy.endpoint, chain: d.decidedBy.chain };
+      rec.hook = hook;
+      rec.verdict = verdict;
+      rec.rule = d.decidedBy.rule;
+      rec.endpoint = d.decidedBy.endpoint;
+      rec.chain = d.decidedBy.chain;
+      flow.decision = rec;
+      flow.verdict = verdict;
+      flow.generation = o.generation;
+    }
+    // Final hooks store the flow's verdict in the ct mark by a repeat (dataplane/plan.ts contract):
+    // the chain's first rule copies DECIDED|DROP|GEN into the ct mark and accepts or drops.
+    const storable = isFilterHook(hook) && (ct === 'new' || o.rejudged);
+    const stored = (drop: boolean) => (L.decided | (drop ? L.drop : 0) | generationBits(L, o.generation)) >>> 0;
+    const storeMask = (L.decided | L.drop | L.generationMask) >>> 0;
+    if (d.action === 'drop') {
+      // A new flow's deny cannot be stored (its conntrack entry is never confirmed); a re-judged
+      // established flow's can, so the kernel drops the rest of it.
+      if (!o.rejudged || (mark & storeMask) === stored(true)) return this.finish(NF_DROP);
+      o.mark = mergeMark(L, mark, (mark & L.mask & ~storeMask) | stored(true));
+      return this.finish(NF_REPEAT);
+    }
     if (d.action === 'accept') {
-      // Store the decision in the flow: a later rule copies DECIDED|GEN into the ct mark.
-      const decided = ct === 'untracked' || ct === 'related' || ct === 'invalid' ? 0 : L.decided | generationBits(L, o.generation);
-      o.mark = mergeMark(L, mark, (mark & L.accept) | decided);
-      return this.finish(NF_ACCEPT);
+      if (!storable || this.opts.mode === 'packet' && !o.rejudged && ct !== 'new') return this.finish(NF_ACCEPT);
+      // Loop guard: the packet came back with our bits already set (a plan swap in progress).
+      if ((mark & storeMask) === stored(false)) return this.finish(NF_ACCEPT);
+      o.mark = mergeMark(L, mark, (mark & L.mask & ~storeMask) | stored(false));
+      return this.finish(NF_REPEAT);
     }
     // continue: an earlier stage (raw / mangle prerouting) let the packet go on.
     if (d.untrack) {

@@ -4,6 +4,7 @@ import type { ExitCodeSink } from '../cli';
 import { labCommand } from './lab';
 import { validateCommand } from './validate';
 import { rulesetCommand } from './ruleset';
+import { replayCommand } from './replay';
 import * as conformanceCommand from './conformance';
 import * as evalCommand from './eval';
 import * as runCommand from './run';
@@ -12,4 +13,4 @@ export interface CommandModule {
   register(program: Command, setExit: ExitCodeSink): void;
 }
 
-export const commandModules: CommandModule[] = [runCommand, validateCommand, evalCommand, conformanceCommand, rulesetCommand, labCommand];
+export const commandModules: CommandModule[] = [runCommand, validateCommand, evalCommand, conformanceCommand, rulesetCommand, labCommand, replayCommand];
