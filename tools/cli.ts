@@ -10,6 +10,11 @@ import { commandModules } from './commands';
 export type ExitCodeSink = (code: number) => void;
 
 export async function main(argv: string[]): Promise<number> {
+  // `nfqwall ... | head` closes the pipe early: that is not an error worth a stack trace.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
   const program = new Command();
   let exitCode = 0;
   const setExit: ExitCodeSink = (code) => {

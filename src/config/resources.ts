@@ -100,6 +100,8 @@ export interface WorkloadEndpoint {
   ipNetworks: string[];
   profiles: string[];
   ports: EndpointPort[];
+  /** spec.orchestrator (k8s, openstack, ...): the implicit label projectcalico.org/orchestrator. */
+  orchestrator?: string;
   origin: Origin;
 }
 

@@ -38,8 +38,7 @@ export function endpointLabels(
 
 export function wepLabels(wep: WorkloadEndpoint, profiles: ReadonlyMap<string, Profile>): Record<string, string> {
   const implicit: Record<string, string> = { [NAMESPACE_LABEL]: wep.namespace };
-  const orchestrator = (wep as { orchestrator?: string }).orchestrator;
-  if (orchestrator) implicit[ORCHESTRATOR_LABEL] = orchestrator;
+  if (wep.orchestrator) implicit[ORCHESTRATOR_LABEL] = wep.orchestrator;
   return endpointLabels({ ...wep.labels, ...implicit }, wep.profiles, profiles);
 }
 

@@ -1,0 +1,46 @@
+/** The engine's connection tracking: flow keys, the TCP state machine, timeouts and the flow table. */
+export {
+  Words,
+  FlowDir,
+  KeyKind,
+  FlowKeyOut,
+  FlowKeyParts,
+  isKeyed,
+  createFlowKeyOut,
+  compareEndpoints,
+  encodeFlowKey,
+  flowKeyOfView,
+  flowKeyOfQuoted,
+  keyFamily,
+  keyProto,
+  decodeFlowKey,
+  formatFlowKey,
+} from './flow-key';
+export {
+  TcpState,
+  TcpIndex,
+  TcpAction,
+  TcpStatusBit,
+  TcpTracked,
+  TCP_INVALID,
+  TCP_IGNORE,
+  TCP_INITIAL_STATUS,
+  tcpStateName,
+  tcpIndex,
+  tcpFlagsValid,
+  tcpTransition,
+  tcpCanStart,
+  tcpStep,
+} from './tcp-state';
+export { ConntrackTimeouts, TimeoutTable, DEFAULT_CONNTRACK_TIMEOUTS, resolveTimeouts } from './timeouts';
+export {
+  TrackState,
+  TrackReason,
+  FlowStatus,
+  FlowEntry,
+  TrackResult,
+  FlowTableOptions,
+  FlowTableStats,
+  FlowTable,
+  ctStateOf,
+} from './flow-table';
