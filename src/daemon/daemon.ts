@@ -26,6 +26,8 @@ import type { PacketSource } from '../queue/packet-source';
 import { NF_ACCEPT, NF_DROP, NF_REPEAT } from '../queue/verdict-codes';
 import { createLogger, type Logger } from '../observe/logger';
 import { TokenBucket } from '../observe/rate-limit';
+import { readQueueStats } from '../queue/queue-stats';
+import { sysfsInterfaceNames, type InterfaceNames } from '../queue/interface-names';
 import { readLiveHost, watchInterfaces, type LiveInterfaces } from './live-host';
 import type { DaemonSettings } from './settings';
 
@@ -65,6 +67,12 @@ export class Daemon {
   private reloading: Promise<void> | null = null;
   private reloadAgain = false;
   private stopping = false;
+  /** Reloads and interface refreshes run one at a time (each reads and rewrites the ruleset). */
+  private serial: Promise<void> = Promise.resolve();
+  /** Set once this process has written steering rules: only then may stop() remove them. */
+  private steeringTouched = false;
+  /** Fallback for an ifindex the live model does not know yet (created since the last refresh). */
+  private readonly sysfsNames: InterfaceNames = sysfsInterfaceNames();
   lastReload: ReloadOutcome | null = null;
   readonly counters = { reloadsOk: 0, reloadsFailed: 0, handlerErrors: 0, hostRefreshes: 0 };
   private readonly errorLog: TokenBucket;
@@ -102,7 +110,7 @@ export class Daemon {
         mode: s.mode,
         parseErrorVerdict: 'drop',
         rejudgeExisting: s.existingFlowsOnReload === 'rejudge',
-        interfaceName: (i) => this.live.names.get(i) ?? null,
+        interfaceName: (i) => this.live.names.get(i) ?? this.sysfsNames.name(i) ?? null,
       },
       this.flows,
     );
@@ -119,7 +127,8 @@ export class Daemon {
     this.backend = probe.backend;
     this.log.info({ backend: probe.backend, detail: probe.detail }, 'steering backend chosen');
     this.openQueues();
-    await this.applySteering();
+    // Queues first, rules second: a rule must never point at a queue nobody reads yet.
+    await this.applySteering(compiled, this.slot.generation);
     this.stopWatch = watchInterfaces(() => void this.refreshHost());
     this.lastReload = { ok: true, generation: 1, at: new Date().toISOString(), issues: loaded.issues, durationMs: 0, counts: this.counts(compiled) };
     this.log.info({ generation: 1, node: s.node, mode: s.mode, failMode: s.failMode, ...this.counts(compiled) }, 'nfqwall started');
@@ -154,11 +163,12 @@ export class Daemon {
       const hook = ENGINE_HOOK[planHook];
       const queue = s.queues[planHook];
       const source = createNfqueueSource();
-      const failure = s.failMode === 'open' ? NF_ACCEPT : NF_DROP;
+      const failure = s.errorVerdict === 'accept' ? NF_ACCEPT : NF_DROP;
+      const afterClose = s.failMode === 'open' ? NF_ACCEPT : NF_DROP;
       source.open(queue, {
         socketBufferBytes: s.socketBufferBytes,
         failureVerdict: failure,
-        closeVerdict: failure,
+        closeVerdict: afterClose,
         onError: (err, ctx) => this.perPacketError(err, ctx.queueNumber),
       });
       source.onPacket((pkt) => {
@@ -199,11 +209,16 @@ export class Daemon {
       if (!b.take(Date.now())) return;
     }
     const f = o.facts;
+    const verdict = o.verdict === NF_ACCEPT ? 'accept' : o.verdict === NF_REPEAT ? 'repeat' : 'drop';
+    if (this.settings.log.format === 'pretty') {
+      this.log.info(`${denied ? 'DENY ' : 'ALLOW'} ${describeFlow(f)} at ${o.hook}: ${d.decidedBy.chain}${d.decidedBy.endpoint ? ` of ${d.decidedBy.endpoint}` : ''}, ${rule}${o.rejudged ? ' (re-judged after reload)' : ''}`);
+      return;
+    }
     this.log.info(
       {
         event: 'decision',
         hook: o.hook,
-        verdict: o.verdict === NF_ACCEPT ? 'accept' : o.verdict === NF_REPEAT ? 'repeat' : 'drop',
+        verdict,
         family: f.family,
         proto: f.proto,
         src: formatIp(f.src),
@@ -224,9 +239,10 @@ export class Daemon {
     );
   }
 
-  private async applySteering(): Promise<void> {
+  /** Install the rules for `policy` under `generation` (replacing whatever nfqwall had installed). */
+  private async applySteering(policy: CompiledPolicy, generation: number): Promise<void> {
     const s = this.settings;
-    const info = this.slot.current.steeringInfo();
+    const info = policy.steeringInfo();
     const queues = Object.fromEntries(HOOK_NAMES.map((h) => [h, s.queues[h]])) as Record<PlanHook, number>;
     const plan = planFromPolicyInfo(info, {
       table: s.table,
@@ -235,8 +251,9 @@ export class Daemon {
       markMask: s.markMask,
       queues,
       existingFlowsOnReload: s.existingFlowsOnReload,
-      generation: this.slot.generation,
+      generation,
     });
+    this.steeringTouched = true;
     await installSteering(plan, this.backend);
     this.plan = plan;
   }
@@ -250,14 +267,22 @@ export class Daemon {
     this.reloading = (async () => {
       do {
         this.reloadAgain = false;
-        await this.reloadOnce();
+        await this.exclusive(() => this.reloadOnce());
       } while (this.reloadAgain && !this.stopping);
       this.reloading = null;
     })();
     return this.reloading;
   }
 
+  /** Run `task` after every earlier reload/refresh has finished; a failure does not block later ones. */
+  private exclusive(task: () => Promise<void>): Promise<void> {
+    const run = this.serial.then(task, task);
+    this.serial = run.catch(() => undefined);
+    return run;
+  }
+
   private async reloadOnce(): Promise<void> {
+    if (this.stopping) return;
     const started = Date.now();
     const loaded = await this.loadPolicy();
     if (!loaded.ok) {
@@ -275,36 +300,42 @@ export class Daemon {
       this.log.error({ err: String(err) }, 'reload failed: compile error; the previous policy stays in force');
       return;
     }
-    const previous = this.slot.current;
-    const previousResources = this.resources;
-    this.resources = loaded.resources;
-    const gen = this.slot.swap(next);
+    // Rules first, then the policy: if the rules cannot be installed, nothing has changed. (Packets
+    // judged in between carry the old generation, which the new rules do not store; they come back
+    // once and are accepted by the processor's loop guard.)
+    const gen = this.slot.generation + 1;
     try {
-      await this.applySteering();
+      await this.applySteering(next, gen);
     } catch (err) {
-      // Roll back: the kernel still has the old rules, so the old policy must stay too.
-      this.slot.swap(previous);
-      this.resources = previousResources;
       this.counters.reloadsFailed++;
       this.lastReload = { ok: false, generation: this.slot.generation, at: new Date().toISOString(), issues: [], durationMs: Date.now() - started };
       this.log.error({ err: String(err) }, 'reload failed: steering rules could not be installed; the previous policy stays in force');
+      // The transaction failed as a whole; put the previous generation's rules back in case the
+      // failure was between the two address families.
+      await this.applySteering(this.slot.current, this.slot.generation).catch((e) => this.log.error({ err: String(e) }, 'could not reinstall the previous steering rules'));
       return;
     }
+    this.resources = loaded.resources;
+    this.slot.swap(next);
     this.counters.reloadsOk++;
     this.lastReload = { ok: true, generation: gen, at: new Date().toISOString(), issues: loaded.issues, durationMs: Date.now() - started, counts: this.counts(next) };
     this.log.info({ generation: gen, durationMs: Date.now() - started, ...this.counts(next) }, 'policy reloaded');
   }
 
   /** Interfaces or addresses changed: rebuild the host model, recompile (same generation), re-steer. */
-  private async refreshHost(): Promise<void> {
+  private refreshHost(): Promise<void> {
+    return this.exclusive(() => this.refreshHostOnce());
+  }
+
+  private async refreshHostOnce(): Promise<void> {
     if (this.stopping) return;
     try {
       const live = await readLiveHost(this.hostBase());
       this.live = live;
       const next = this.compile(this.resources, live.host);
       // Same generation: flows stay decided; only interface bindings change.
+      await this.applySteering(next, this.slot.generation);
       this.slot.replace(next);
-      await this.applySteering();
       this.counters.hostRefreshes++;
       this.log.info({ interfaces: live.host.interfaces.map((i) => i.name) }, 'interfaces changed; HEP bindings updated');
     } catch (err) {
@@ -319,12 +350,43 @@ export class Daemon {
     this.stopWatch?.();
     if (this.sweeper) clearInterval(this.sweeper);
     if (this.reloading) await this.reloading.catch(() => undefined);
-    if (this.settings.failMode === 'open') {
+    await this.serial;
+    if (this.settings.failMode === 'open' && this.steeringTouched) {
+      // No new packets reach the queues once the rules are gone; the ones already queued are
+      // still judged normally until the kernel reports none waiting.
       await removeSteering(this.settings.table).catch((err) => this.log.error({ err: String(err) }, 'could not remove steering rules'));
+      await this.drainQueues(1000);
     }
+    // Closed mode keeps the rules: from here on the kernel drops what would be queued.
     for (const { source } of this.sources.values()) source.close();
-    this.log.info({ processed: this.processor?.counters }, 'nfqwall stopped');
-    this.log.flush();
+    this.log.info({ processed: this.processor?.counters, handlerErrors: this.counters.handlerErrors }, 'nfqwall stopped');
+  }
+
+  /** Wait (bounded) until none of our queues holds a packet without a verdict. */
+  private async drainQueues(timeoutMs: number): Promise<void> {
+    const ours = new Set(this.sources.keys());
+    const deadline = Date.now() + timeoutMs;
+    while (ours.size > 0 && Date.now() < deadline) {
+      const waiting = (await readQueueStats().catch(() => [])).filter((q) => ours.has(q.queueNumber) && q.queueTotal > 0);
+      if (waiting.length === 0) return;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  /** Flush buffered log lines (call before the process exits). */
+  flushLog(): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, 1000);
+      try {
+        this.log.flush(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      } catch {
+        clearTimeout(t);
+        resolve();
+      }
+    });
   }
 
   status(): Record<string, unknown> {
@@ -341,4 +403,12 @@ export class Daemon {
       plan: this.plan ? Object.fromEntries(Object.entries(this.plan.hooks).map(([k, v]) => [k, v.enabled])) : null,
     };
   }
+}
+
+/** One line for people: `tcp 10.10.0.2:40000 -> 10.20.0.2:22 (eth0 -> eth1)`. */
+function describeFlow(f: ReturnType<PacketProcessor['process']>['facts']): string {
+  const proto = f.proto === 6 ? 'tcp' : f.proto === 17 ? 'udp' : f.proto === 1 ? 'icmp' : f.proto === 58 ? 'icmpv6' : `proto ${f.proto}`;
+  const ep = (a: typeof f.src, port: number) => (port >= 0 ? (f.family === 6 ? `[${formatIp(a)}]:${port}` : `${formatIp(a)}:${port}`) : formatIp(a));
+  const icmp = f.icmpType >= 0 ? ` type ${f.icmpType}` : '';
+  return `${proto}${icmp} ${ep(f.src, f.sport)} -> ${ep(f.dst, f.dport)} (${f.iif ?? 'local'} -> ${f.oif ?? 'local'})`;
 }

@@ -27,7 +27,7 @@ export class DataplaneCommandError extends NfqwallError {
   readonly stderr: string;
   constructor(argv: readonly string[], why: string, stderr: string, missing: boolean) {
     const detail = stderr.trim();
-    super('DATAPLANE_COMMAND_FAILED', `\`${argv.join(' ')}\` ${why}${detail ? `: ${detail}` : ''}`);
+    super('NFQ_DATAPLANE_COMMAND_FAILED', `\`${argv.join(' ')}\` ${why}${detail ? `: ${detail}` : ''}`);
     this.name = 'DataplaneCommandError';
     this.missing = missing;
     this.stderr = stderr;

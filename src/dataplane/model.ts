@@ -148,7 +148,7 @@ export function hookActive(name: HookName, h: HookSteering): boolean {
 /** Refuse a plan the kernel would misread (or that would need quoting in a ruleset). */
 export function checkPlan(plan: SteeringPlan): void {
   const bad = (msg: string): never => {
-    throw new NfqwallError('DATAPLANE_BAD_PLAN', msg);
+    throw new NfqwallError('NFQ_DATAPLANE_BAD_PLAN', msg);
   };
   if (!TABLE_NAME_PATTERN.test(plan.table)) bad(`table name "${plan.table}" must match ${TABLE_NAME_PATTERN.source}`);
   if (!Number.isInteger(plan.generation) || plan.generation < 0) bad(`generation ${plan.generation} must be a non-negative integer`);

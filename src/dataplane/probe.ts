@@ -41,7 +41,7 @@ export async function probeBackend(options: ProbeOptions = {}): Promise<ProbeRes
   if (ipt === null) return { backend: 'iptables', detail: `native nft queue unavailable (${nft}); iptables-nft NFQUEUE works` };
 
   throw new NfqwallError(
-    'DATAPLANE_NO_BACKEND',
+    'NFQ_DATAPLANE_NO_BACKEND',
     `no way to steer packets to a queue here: nft queue: ${nft}; iptables-nft NFQUEUE: ${ipt} ` +
       '(needs root and nft_queue, or iptables-nft with xt_NFQUEUE)',
   );

@@ -50,9 +50,9 @@ export function iptablesChainName(table: string, neutral: string): string {
   const stage = neutral.endsWith(STAGE_SUFFIX);
   const base = stage ? neutral.slice(0, -STAGE_SUFFIX.length) : neutral;
   const id = (Object.keys(ENTRY_SHAPES) as EntryId[]).find((k) => ENTRY_SHAPES[k].nft === base);
-  if (id === undefined) throw new NfqwallError('DATAPLANE_BAD_PLAN', `no iptables name for chain ${neutral}`);
+  if (id === undefined) throw new NfqwallError('NFQ_DATAPLANE_BAD_PLAN', `no iptables name for chain ${neutral}`);
   const name = `${chainPrefix(table)}${SHORT_NAMES[id]}${stage ? '-STAGE' : ''}`;
-  if (name.length > MAX_CHAIN_NAME) throw new NfqwallError('DATAPLANE_BAD_PLAN', `iptables chain name ${name} is longer than ${MAX_CHAIN_NAME} characters`);
+  if (name.length > MAX_CHAIN_NAME) throw new NfqwallError('NFQ_DATAPLANE_BAD_PLAN', `iptables chain name ${name} is longer than ${MAX_CHAIN_NAME} characters`);
   return name;
 }
 
@@ -163,7 +163,7 @@ export function iptablesRule(table: string, r: SteeringRule): string[] {
   if (r.ctMark) common.push(`-m connmark --mark ${xmark(r.ctMark.value, r.ctMark.mask)}`);
   r.actions.slice(0, -1).forEach((a) => {
     const unsafe = (a.kind === 'set-mark' && r.mark) || (a.kind === 'set-ct-mark' && r.ctMark) || (a.kind === 'notrack' && r.ctState);
-    if (unsafe) throw new NfqwallError('DATAPLANE_BAD_PLAN', `cannot split rule with ${a.kind} before another action for iptables`);
+    if (unsafe) throw new NfqwallError('NFQ_DATAPLANE_BAD_PLAN', `cannot split rule with ${a.kind} before another action for iptables`);
   });
   const ifaces: string[] = r.iifs ? r.iifs.map((n) => `-i ${n}`) : r.oifs ? r.oifs.map((n) => `-o ${n}`) : [''];
   const specs: string[] = [];

@@ -17,7 +17,7 @@ import {
 
 function checkedNames(prefix: string): LabNames {
   const problem = labPrefixProblem(prefix);
-  if (problem) throw new NfqwallError('LAB_BAD_NAME', problem);
+  if (problem) throw new NfqwallError('NFQ_LAB_BAD_NAME', problem);
   return labNames(prefix);
 }
 
@@ -42,7 +42,7 @@ export async function labUp(prefix: string, options: LabUpOptions = {}): Promise
   const existing = await listNamespaces();
   const clash = labNamespaces(names).filter((ns) => existing.has(ns));
   if (clash.length > 0) {
-    throw new NfqwallError('LAB_EXISTS', `lab "${prefix}" already exists (${clash.join(', ')}); run \`nfqwall lab down --name ${prefix}\` first`);
+    throw new NfqwallError('NFQ_LAB_EXISTS', `lab "${prefix}" already exists (${clash.join(', ')}); run \`nfqwall lab down --name ${prefix}\` first`);
   }
   try {
     for (const step of labUpSteps(names, options)) {
@@ -79,7 +79,7 @@ export async function labDown(prefix: string): Promise<LabDownResult> {
     const r = await runCommand(['ip', 'netns', 'del', ns]);
     // Another `down` may have raced us to it; only a namespace that is still there is an error.
     if (r.code !== 0 && (await listNamespaces()).has(ns)) {
-      throw new NfqwallError('LAB_COMMAND_FAILED', `could not remove namespace ${ns}: ${r.stderr.trim()}`);
+      throw new NfqwallError('NFQ_LAB_COMMAND_FAILED', `could not remove namespace ${ns}: ${r.stderr.trim()}`);
     }
   }
   return { removed: present, stoppedPids: pids };

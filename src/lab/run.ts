@@ -64,5 +64,5 @@ export async function runChecked(argv: readonly string[], options: RunOptions = 
 export function commandError(r: CommandResult): NfqwallError {
   const why = r.timedOut ? 'timed out' : r.code === null ? 'was killed' : `exited ${r.code}`;
   const detail = r.stderr.trim() || r.stdout.trim();
-  return new NfqwallError('LAB_COMMAND_FAILED', `\`${r.argv.join(' ')}\` ${why}${detail ? `: ${detail}` : ''}`);
+  return new NfqwallError('NFQ_LAB_COMMAND_FAILED', `\`${r.argv.join(' ')}\` ${why}${detail ? `: ${detail}` : ''}`);
 }

@@ -21,7 +21,8 @@ export function createLogger(opts: LoggerOptions): Logger {
       transport: { target: 'pino-pretty', options: { colorize: process.stdout.isTTY, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } },
     });
   }
-  // An async destination keeps logging off the per-packet path; it is flushed on exit.
-  const dest = pino.destination({ dest: 1, sync: opts.sync ?? false, minLength: opts.sync ? 0 : 4096 });
+  // An async destination keeps logging off the per-packet path; it is flushed on exit. No minimum
+  // buffer length: a daemon's lines (start-up, reloads, denies) must reach the journal at once.
+  const dest = pino.destination({ dest: 1, sync: opts.sync ?? false, minLength: 0 });
   return pino({ level: opts.level, base: { service: 'nfqwall' }, timestamp: pino.stdTimeFunctions.isoTime }, dest);
 }

@@ -58,7 +58,7 @@ function loadBinding(): NfqueueModule {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     return require('nfqueue') as NfqueueModule;
   } catch (err) {
-    throw new NfqwallError('QUEUE_BINDING_MISSING', `the nfqueue binding could not be loaded (is libnetfilter-queue installed and the addon built?): ${(err as Error).message}`, { cause: err });
+    throw new NfqwallError('NFQ_QUEUE_BINDING_MISSING', `the nfqueue binding could not be loaded (is libnetfilter-queue installed and the addon built?): ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -78,7 +78,7 @@ export class NfqueueSource implements PacketSource {
   constructor(private readonly deps: NfqueueSourceDeps = {}) {}
 
   open(queueNumber: number, options: PacketSourceOptions = {}): void {
-    if (this.native || this.closed) throw new NfqwallError('QUEUE_OPEN_FAILED', 'this source was already opened');
+    if (this.native || this.closed) throw new NfqwallError('NFQ_QUEUE_OPEN_FAILED', 'this source was already opened');
     if (!Number.isInteger(queueNumber) || queueNumber < 0 || queueNumber > 65535) {
       throw new RangeError(`queue number ${queueNumber} is not in 0..65535`);
     }
@@ -95,7 +95,7 @@ export class NfqueueSource implements PacketSource {
       q.open(queueNumber, bufferBytes);
     } catch (err) {
       // Typical causes: another process owns the queue (EBUSY/EPERM), or no CAP_NET_ADMIN.
-      throw new NfqwallError('QUEUE_OPEN_FAILED', `could not bind NFQUEUE ${queueNumber}: ${(err as Error).message} (is another process bound to it, or is this process not root?)`, { cause: err });
+      throw new NfqwallError('NFQ_QUEUE_OPEN_FAILED', `could not bind NFQUEUE ${queueNumber}: ${(err as Error).message} (is another process bound to it, or is this process not root?)`, { cause: err });
     }
     this.native = q.bindings;
     this.queueNumber = queueNumber;

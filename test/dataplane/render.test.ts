@@ -443,7 +443,7 @@ COMMIT
   });
 
   describe('plan checks', function () {
-    const rejects = (f: () => unknown, re: RegExp) => assert.throws(f, (e: unknown) => e instanceof NfqwallError && e.code === 'DATAPLANE_BAD_PLAN' && re.test(e.message));
+    const rejects = (f: () => unknown, re: RegExp) => assert.throws(f, (e: unknown) => e instanceof NfqwallError && e.code === 'NFQ_DATAPLANE_BAD_PLAN' && re.test(e.message));
     it('refuses names and numbers that cannot be rendered safely', function () {
       rejects(() => checkPlan(withHook(emptyPlan(), 'filterInput', { iifs: ['eth0" accept'] })), /interface name/);
       rejects(() => checkPlan(withHook(emptyPlan(), 'filterInput', { iifs: ['eth+'] })), /interface name/);

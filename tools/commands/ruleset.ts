@@ -72,7 +72,7 @@ export const rulesetCommand: CommandModule = {
         } catch (err) {
           if (!(err instanceof NfqwallError)) throw err;
           process.stderr.write(`nfqwall ruleset: ${err.message} [${err.code}]\n`);
-          setExit(err.code.startsWith('DATAPLANE_') ? EXIT_FATAL : EXIT_PROBLEMS);
+          setExit(err.code.startsWith('NFQ_DATAPLANE_') ? EXIT_FATAL : EXIT_PROBLEMS);
         }
       });
   },
