@@ -163,6 +163,22 @@ export interface ReplayEngineOptions {
 
 export const DEFAULT_REPLAY_CONNTRACK_MAX = 1 << 20;
 
+/** How long a datagram's fragments are awaited (net.ipv4.ipfrag_time / ipv6 ip6frag_time). */
+const FRAGMENT_TIMEOUT_MS = 30_000;
+
+/** What became of a datagram's first fragment. */
+interface FragmentFate {
+  timeMs: number;
+  index: number;
+  allow: boolean;
+  ctState: CtState;
+  noVerdict: boolean;
+  untracked: boolean;
+  decidedBy: StepOutcome;
+  row: FlowRecord;
+  replyDir: boolean;
+}
+
 /** Remove expired flows every this many packets, a bounded number at a time. */
 const SWEEP_EVERY = 4096;
 const SWEEP_BUDGET = 1024;
@@ -198,6 +214,8 @@ export class ReplayEngine {
   private readonly rowByKey = new Map<string, FlowRecord>();
   /** Rows of packets conntrack does not track (INVALID, UNTRACKED), by directed tuple. */
   private readonly statelessRows = new Map<string, FlowRecord>();
+  /** First fragments seen, by datagram: later fragments share their fate (see `fragment`). */
+  private readonly fragments = new Map<string, FragmentFate>();
   private now = -Infinity;
   private sinceSweep = 0;
 
@@ -316,35 +334,12 @@ export class ReplayEngine {
     if (++this.sinceSweep >= SWEEP_EVERY) {
       this.sinceSweep = 0;
       this.table.sweep(now, SWEEP_BUDGET);
+      this.expireFragments(now);
     }
+    if (view.fragment && view.fragOffset > 0 && this.laterFragment(r, now)) return r;
     const track = this.table.track(view, now);
     const ct = ctStateOf(track.state, track.dir);
-    const f = this.facts;
-    f.path = dir.path;
-    f.iif = dir.iif;
-    f.oif = dir.oif;
-    f.family = family;
-    f.proto = view.proto;
-    const sw = f.src.words;
-    const dw = f.dst.words;
-    const vs = view.src;
-    const vd = view.dst;
-    f.src.family = family;
-    f.dst.family = family;
-    sw[0] = vs[0];
-    sw[1] = vs[1];
-    sw[2] = vs[2];
-    sw[3] = vs[3];
-    dw[0] = vd[0];
-    dw[1] = vd[1];
-    dw[2] = vd[2];
-    dw[3] = vd[3];
-    f.sport = view.sport;
-    f.dport = view.dport;
-    f.preDnatDport = view.dport;
-    f.icmpType = view.icmpType;
-    f.icmpCode = view.icmpCode;
-    f.ctState = ct;
+    const f = this.fillFacts(ct);
     r.ctState = ct;
     r.judged = true;
 
@@ -402,7 +397,99 @@ export class ReplayEngine {
     if (ct === 'new') row.attempts++;
     row.lastTimeMs = r.timeMs;
     r.flow = row;
+    if (view.fragment && view.fragOffset === 0) {
+      this.fragments.set(fragmentKey(view), {
+        timeMs: now,
+        index: r.index,
+        allow,
+        ctState: ct,
+        noVerdict: r.noVerdict,
+        untracked: r.untracked,
+        decidedBy: r.judgement !== null ? decidedBy : { ...decidedBy },
+        row,
+        replyDir,
+      });
+    }
     return r;
+  }
+
+  /**
+   * A non-first fragment. The kernel reassembles fragments before conntrack and NFQUEUE
+   * (nf_defrag), so the firewall judges the whole datagram once, by its first fragment's
+   * headers: a later fragment shares that fragment's fate. Returns false when the first fragment
+   * was not seen (arrived late, or lost): the fragment is then judged alone (conntrack: UNTRACKED).
+   */
+  private laterFragment(r: PacketResult, now: number): boolean {
+    const view = this.view;
+    const key = fragmentKey(view);
+    const fate = this.fragments.get(key);
+    if (fate === undefined || now - fate.timeMs > FRAGMENT_TIMEOUT_MS) return false;
+    if (!view.moreFragments) this.fragments.delete(key);
+    this.fillFacts(fate.ctState);
+    r.ctState = fate.ctState;
+    r.judged = true;
+    r.noVerdict = fate.noVerdict;
+    r.untracked = fate.untracked;
+    r.decidedBy = fate.decidedBy;
+    r.verdict = fate.allow ? 'allow' : 'deny';
+    r.reason = `fragment of packet #${fate.index}`;
+    if (fate.allow) this.stats.allowed++;
+    else this.stats.denied++;
+    const row = fate.row;
+    if (fate.replyDir) {
+      row.packetsReply++;
+      row.bytesReply += view.totalLength;
+    } else {
+      row.packetsOriginal++;
+      row.bytesOriginal += view.totalLength;
+    }
+    if (fate.allow) row.allowed++;
+    else row.denied++;
+    row.lastTimeMs = r.timeMs;
+    r.flow = row;
+    return true;
+  }
+
+  private expireFragments(now: number): void {
+    // Insertion order is time order: stop at the first one still awaited.
+    for (const [key, fate] of this.fragments) {
+      if (now - fate.timeMs <= FRAGMENT_TIMEOUT_MS) break;
+      this.fragments.delete(key);
+    }
+  }
+
+  /** The engine's input for the parsed packet and its direction. */
+  private fillFacts(ct: CtState): PacketFacts {
+    const view = this.view;
+    const dir = this.dir;
+    const family = view.family as 4 | 6;
+    const f = this.facts;
+    f.path = dir.path;
+    f.iif = dir.iif;
+    f.oif = dir.oif;
+    f.family = family;
+    f.proto = view.proto;
+    const sw = f.src.words;
+    const dw = f.dst.words;
+    const vs = view.src;
+    const vd = view.dst;
+    f.src.family = family;
+    f.dst.family = family;
+    sw[0] = vs[0];
+    sw[1] = vs[1];
+    sw[2] = vs[2];
+    sw[3] = vs[3];
+    dw[0] = vd[0];
+    dw[1] = vd[1];
+    dw[2] = vd[2];
+    dw[3] = vd[3];
+    f.sport = view.sport;
+    f.dport = view.dport;
+    f.preDnatDport = view.dport;
+    f.icmpType = view.icmpType;
+    f.icmpCode = view.icmpCode;
+    f.ctState = ct;
+    return f;
   }
 
   private parseError(r: PacketResult, st: number, rec: ReplayRecord): PacketResult {
@@ -535,4 +622,11 @@ export function flowStateText(row: FlowRecord): string {
   else if (row.status & FlowStatus.SEEN_REPLY) s = 'REPLIED';
   else s = 'UNREPLIED';
   return row.end === 'open' ? s : `${s}, ${row.end}`;
+}
+
+/** A datagram's identity for reassembly: family, protocol, addresses, identification. */
+function fragmentKey(v: PacketView): string {
+  const s = v.src;
+  const d = v.dst;
+  return `${v.family}|${v.proto}|${v.fragId}|${s[0]},${s[1]},${s[2]},${s[3]}|${d[0]},${d[1]},${d[2]},${d[3]}`;
 }

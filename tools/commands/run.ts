@@ -29,11 +29,14 @@ interface RunOptions {
   keepExistingFlows?: boolean;
   unmanagedVerdict?: string;
   markMask?: string;
+  socketBuffer?: string;
+  errorVerdict?: string;
 }
 
 /** Settings file + overrides. Returns null after printing problems. */
 export function resolveSettings(opts: RunOptions): DaemonSettings | null {
   let s = defaultSettings(Daemon.defaultNode());
+  let errorVerdictSet = false;
   const file = opts.settings ?? (existsSync(DEFAULT_SETTINGS_FILE) ? DEFAULT_SETTINGS_FILE : undefined);
   if (file) {
     let text: string;
@@ -50,6 +53,7 @@ export function resolveSettings(opts: RunOptions): DaemonSettings | null {
       const r = applySettingsDocument(s, doc.value, (p) => doc.locate(p));
       issues.push(...r.issues);
       s = r.settings;
+      errorVerdictSet = typeof doc.value === 'object' && doc.value !== null && 'errorVerdict' in doc.value;
     }
     if (issues.some((i) => i.severity === 'error')) {
       for (const i of issues) process.stderr.write(`${formatIssue(i)}\n`);
@@ -66,6 +70,11 @@ export function resolveSettings(opts: RunOptions): DaemonSettings | null {
   if (opts.markMask) overrides.markMask = opts.markMask;
   if (opts.flowTableSize) overrides.flowTableSize = Number(opts.flowTableSize);
   if (opts.keepExistingFlows) overrides.existingFlowsOnReload = 'keep';
+  if (opts.socketBuffer !== undefined) overrides.socketBufferBytes = Number(opts.socketBuffer);
+  if (opts.errorVerdict) {
+    overrides.errorVerdict = opts.errorVerdict;
+    errorVerdictSet = true;
+  }
   const log: Record<string, unknown> = {};
   if (opts.logFormat) log.format = opts.logFormat;
   if (opts.logLevel) log.level = opts.logLevel;
@@ -80,7 +89,55 @@ export function resolveSettings(opts: RunOptions): DaemonSettings | null {
     for (const i of r.issues) process.stderr.write(`nfqwall: --${String(i.location.path)}: ${i.message}\n`);
     return null;
   }
+  // Unless chosen explicitly, a packet whose handling failed gets what a missing daemon would give.
+  if (!errorVerdictSet) r.settings.errorVerdict = r.settings.failMode === 'open' ? 'accept' : 'drop';
   return r.settings;
+}
+
+/**
+ * Run the daemon until SIGTERM/SIGINT; resolves to the exit code. Signals are handled from the
+ * start: a SIGHUP during start-up reloads once started, a SIGTERM during start-up stops right after
+ * (never half-way through installing rules). A second SIGTERM/SIGINT while stopping exits at once.
+ */
+export async function runDaemon(settings: DaemonSettings): Promise<number> {
+  const daemon = new Daemon(settings);
+  let started = false;
+  let hupWhileStarting = false;
+  let stopSignal: NodeJS.Signals | null = null;
+  let wake: (() => void) | null = null;
+  const onHup = () => {
+    if (stopSignal) return;
+    if (started) void daemon.requestReload();
+    else hupWhileStarting = true;
+  };
+  const onStop = (signal: NodeJS.Signals) => {
+    if (stopSignal) {
+      daemon.log.warn({ signal }, 'second stop signal: exiting without cleaning up');
+      void daemon.flushLog().then(() => process.exit(EXIT_FATAL));
+      return;
+    }
+    stopSignal = signal;
+    wake?.();
+  };
+  process.on('SIGHUP', onHup);
+  process.on('SIGTERM', onStop);
+  process.on('SIGINT', onStop);
+  try {
+    await daemon.start();
+  } catch (err) {
+    const code = err instanceof NfqwallError ? err.code : 'NFQ_DAEMON_START';
+    daemon.log.fatal({ code, err: String((err as Error).message ?? err) }, 'nfqwall could not start');
+    await daemon.stop().catch(() => undefined);
+    await daemon.flushLog();
+    return code === 'NFQ_DAEMON_CONFIG_INVALID' ? EXIT_PROBLEMS : EXIT_FATAL;
+  }
+  started = true;
+  if (hupWhileStarting && !stopSignal) void daemon.requestReload();
+  if (!stopSignal) await new Promise<void>((resolve) => (wake = resolve));
+  daemon.log.info({ signal: stopSignal }, 'stopping');
+  await daemon.stop();
+  await daemon.flushLog();
+  return EXIT_OK;
 }
 
 export function register(program: Command, setExit: ExitCodeSink): void {
@@ -101,25 +158,13 @@ export function register(program: Command, setExit: ExitCodeSink): void {
     .option('--log-format <fmt>', 'json or pretty')
     .option('--log-level <level>', 'trace, debug, info, warn, error')
     .option('--log-flows', 'log every decided flow, not only denies')
+    .option('--socket-buffer <bytes>', 'netlink receive buffer per queue')
+    .option('--error-verdict <v>', 'accept or drop a packet whose handling failed (default: follows --fail-mode)')
     .action(async (opts: RunOptions) => {
       const settings = resolveSettings(opts);
       if (!settings) return setExit(EXIT_USAGE);
-      const daemon = new Daemon(settings);
-      try {
-        await daemon.start();
-      } catch (err) {
-        const code = err instanceof NfqwallError ? err.code : 'NFQ_DAEMON_START';
-        daemon.log.fatal({ code, err: String((err as Error).message ?? err) }, 'nfqwall could not start');
-        daemon.log.flush();
-        await daemon.stop().catch(() => undefined);
-        return setExit(code === 'NFQ_DAEMON_CONFIG_INVALID' ? EXIT_PROBLEMS : EXIT_FATAL);
-      }
-      await new Promise<void>((resolve) => {
-        process.on('SIGHUP', () => void daemon.requestReload());
-        const stop = () => void daemon.stop().then(resolve);
-        process.once('SIGTERM', stop);
-        process.once('SIGINT', stop);
-      });
-      setExit(EXIT_OK);
+      const code = await runDaemon(settings);
+      // The nfqueue binding cannot release its sockets, which keep the event loop alive: exit here.
+      process.exit(code);
     });
 }
