@@ -9,6 +9,7 @@ packages=(
   build-essential python3                        # node-gyp
   iputils-ping iperf3 socat tcpdump tshark       # lab traffic and capture checks
   systemd                                        # systemd-analyze verify of the unit file
+  etcd-server                                    # the fleet datastore tests run a real etcd on loopback
 )
 if ! command -v node >/dev/null 2>&1; then packages+=(nodejs npm); fi
 apt-get update -qq

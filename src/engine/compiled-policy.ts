@@ -91,21 +91,22 @@ class DecisionSink implements StepSink {
     this.last.endpoint = null;
   }
   step(hook: HookName, chain: ChainKind, endpoint: string | null, result: StepResult, rule: RuleRef): void {
-    const into = (o: StepOutcome) => {
-      o.hook = hook;
-      o.chain = chain;
-      o.endpoint = endpoint;
-      o.result = result;
-      o.rule = rule;
-    };
-    into(this.last);
+    setStep(this.last, hook, chain, endpoint, result, rule);
     if (result === 'allow') {
       const markOnly = rule.kind === 'builtin' && rule.name === 'accept-mark';
       // An accept-mark step only carries an earlier allow forward; keep the real one when known.
-      if (!markOnly || !this.realAllow) into(this.allow);
+      if (!markOnly || !this.realAllow) setStep(this.allow, hook, chain, endpoint, result, rule);
       if (!markOnly) this.realAllow = true;
-    } else if (result === 'deny') into(this.deny);
+    } else if (result === 'deny') setStep(this.deny, hook, chain, endpoint, result, rule);
   }
+}
+
+function setStep(o: StepOutcome, hook: HookName, chain: ChainKind, endpoint: string | null, result: StepResult, rule: RuleRef): void {
+  o.hook = hook;
+  o.chain = chain;
+  o.endpoint = endpoint;
+  o.result = result;
+  o.rule = rule;
 }
 
 const REF_UNMANAGED_FAST: RuleRef = { kind: 'builtin', name: 'unmanaged-interface' };
@@ -427,16 +428,35 @@ export class CompiledPolicy implements PolicyEvaluator {
   }
 
   /** Profiles after the tiers (§4.4): Allow/Deny decide; after the last one, deny. */
+  private readonly profileResult: { allow: boolean; ref: RuleRef } = { allow: false, ref: REF_NO_PROFILE };
+  private readonly missingProfileRefs = new Map<string, RuleRef>();
+
+  /** Profiles after the tiers (§4.4): Allow/Deny decide; after the last one, deny. Result reused. */
   private runProfiles(profiles: readonly CompiledProfile[], family: IpFamily, m: MatchInput, sink: StepSink): { allow: boolean; ref: RuleRef } {
+    const out = this.profileResult;
     for (const p of profiles) {
-      if (p.chain === null) return { allow: false, ref: B('missing-profile', p.name) };
+      if (p.chain === null) {
+        let ref = this.missingProfileRefs.get(p.name);
+        if (!ref) {
+          ref = B('missing-profile', p.name);
+          this.missingProfileRefs.set(p.name, ref);
+        }
+        out.allow = false;
+        out.ref = ref;
+        return out;
+      }
       const res = this.res;
       res.logs = sink.logs;
       p.chain[family].evaluate(m, res);
-      if (res.outcome === OUTCOME_ALLOW) return { allow: true, ref: res.ref! };
-      if (res.outcome === OUTCOME_DENY) return { allow: false, ref: res.ref! };
+      if (res.outcome === OUTCOME_ALLOW || res.outcome === OUTCOME_DENY) {
+        out.allow = res.outcome === OUTCOME_ALLOW;
+        out.ref = res.ref!;
+        return out;
+      }
     }
-    return { allow: false, ref: REF_NO_PROFILE };
+    out.allow = false;
+    out.ref = REF_NO_PROFILE;
+    return out;
   }
 
   /** raw PREROUTING / raw OUTPUT: untracked policy of HEPn (never the `*` HEP) (§5.7). */
@@ -458,7 +478,8 @@ export class CompiledPolicy implements PolicyEvaluator {
         : matchFailsafe(this.failIn, f.family, f.proto, m.sport, m.dst);
     if (fsDirect || fsReverse) {
       const isIn = (dir === 'ingress') === (fsDirect !== null);
-      sink.step(hook, kind, hep.name, 'continue', B(isIn ? 'failsafe-inbound' : 'failsafe-outbound', (fsDirect ?? fsReverse)!.label));
+      const ref = fsDirect ? (isIn ? fsDirect.inboundRef : fsDirect.outboundRef) : isIn ? fsReverse!.reverseRef.inbound : fsReverse!.reverseRef.outbound;
+      sink.step(hook, kind, hep.name, 'continue', ref);
       return;
     }
     const out = this.runChain(chains, f.family, m, sink);
@@ -493,7 +514,7 @@ export class CompiledPolicy implements PolicyEvaluator {
     const m = this.matchInput(f, true);
     const fs = matchFailsafe(this.failIn, f.family, f.proto, m.dport, m.src);
     if (fs) {
-      sink.step('mangle-prerouting', 'prednat-ingress', name, 'continue', B('failsafe-inbound', fs.label));
+      sink.step('mangle-prerouting', 'prednat-ingress', name, 'continue', fs.inboundRef);
       return;
     }
     const out = this.runChain(chains, f.family, m, sink);
@@ -524,7 +545,7 @@ export class CompiledPolicy implements PolicyEvaluator {
       ? matchFailsafe(this.failIn, f.family, f.proto, m.dport, m.src)
       : matchFailsafe(this.failOut, f.family, f.proto, m.dport, m.dst);
     if (fs) {
-      sink.step(hook, kind, hep.name, 'allow', B(dir === 'ingress' ? 'failsafe-inbound' : 'failsafe-outbound', fs.label));
+      sink.step(hook, kind, hep.name, 'allow', dir === 'ingress' ? fs.inboundRef : fs.outboundRef);
       return 'accept';
     }
     const ep = this.hepPolicy(hep);

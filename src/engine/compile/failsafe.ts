@@ -4,6 +4,7 @@
 import type { FailsafePort } from '../../config/resources';
 import { parseCidr, type IpFamily } from '../../net/ip';
 import { PrefixSet } from '../../net/prefix-set';
+import type { RuleRef } from '../decision';
 
 export interface CompiledFailsafe {
   proto: number;
@@ -12,17 +13,29 @@ export interface CompiledFailsafe {
   net: PrefixSet | null;
   netFamily: IpFamily | 0;
   label: string;
+  /** Pre-built explanation refs, so a failsafe hit allocates nothing. */
+  inboundRef: RuleRef;
+  outboundRef: RuleRef;
+  /** Untracked chains also match replies of failsafe connections by source port (§5.7). */
+  reverseRef: { inbound: RuleRef; outbound: RuleRef };
 }
 
 export function compileFailsafes(list: readonly FailsafePort[]): CompiledFailsafe[] {
   return list.map((f) => {
     const c = f.net ? parseCidr(f.net, true) : null;
+    const label = `${f.protocol}:${f.net ? `${f.net}:` : ''}${f.port}`;
     return {
       proto: f.protocol === 'tcp' ? 6 : 17,
       port: f.port,
       net: c ? PrefixSet.from(c.prefix.family, [c.prefix]) : null,
       netFamily: c ? c.prefix.family : 0,
-      label: `${f.protocol}:${f.net ? `${f.net}:` : ''}${f.port}`,
+      label,
+      inboundRef: { kind: 'builtin', name: 'failsafe-inbound', detail: label },
+      outboundRef: { kind: 'builtin', name: 'failsafe-outbound', detail: label },
+      reverseRef: {
+        inbound: { kind: 'builtin', name: 'failsafe-inbound', detail: `reverse ${label}` },
+        outbound: { kind: 'builtin', name: 'failsafe-outbound', detail: `reverse ${label}` },
+      },
     };
   });
 }
