@@ -159,9 +159,21 @@ mount -t devtmpfs devtmpfs /host/dev
 mkdir -p /host/dev/pts /host/dev/shm
 mount -t devpts devpts /host/dev/pts
 mount -t tmpfs -o mode=1777 tmpfs /host/dev/shm
+# The caller's folder may live under a path the tmpfs mounts below hide (a CI clone under /tmp):
+# keep a bind of it aside and put it back on top afterwards.
+cwd=""
+[ -s /work/cwd ] && cwd=\$(cat /work/cwd)
+case "\$cwd" in
+  /tmp/*|/run/*|/var/tmp/*) mkdir -p /saved-cwd && mount -o bind "/host\$cwd" /saved-cwd || cwd="" ;;
+  *) cwd="" ;;
+esac
 for d in /tmp /run /var/tmp; do mount -t tmpfs -o mode=1777 tmpfs "/host\$d"; done
+if [ -n "\$cwd" ]; then
+  mkdir -p "/host\$cwd" && mount -o bind /saved-cwd "/host\$cwd" || say "cannot show \$cwd in the guest"
+fi
 mkdir -p /host/run/nfqwall-guest
 mount -o bind /work /host/run/nfqwall-guest
+
 ip link set lo up
 
 say "kernel \$(uname -r) ready"

@@ -43,6 +43,7 @@ trap 'exit 130' INT TERM
   printf '\n'
 } >"$work/cmd.sh"
 : >"$work/output"
+printf '%s' "$PWD" >"$work/cwd"
 log="$work/console.log"
 
 start=$(date +%s)
