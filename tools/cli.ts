@@ -9,12 +9,17 @@ import { commandModules } from './commands';
 
 export type ExitCodeSink = (code: number) => void;
 
+let pipeGuardInstalled = false;
+
 export async function main(argv: string[]): Promise<number> {
-  // `nfqwall ... | head` closes the pipe early: that is not an error worth a stack trace.
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') process.exit(0);
-    throw err;
-  });
+  if (!pipeGuardInstalled) {
+    // `nfqwall ... | head` closes the pipe early: that is not an error worth a stack trace.
+    pipeGuardInstalled = true;
+    process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(0);
+      throw err;
+    });
+  }
   const program = new Command();
   let exitCode = 0;
   const setExit: ExitCodeSink = (code) => {

@@ -2,36 +2,16 @@
  * Build a SteeringPlan from what HEP resolution says about interfaces (which interface has which
  * class of policy) and the daemon's steering settings. Pure.
  */
+import type { SteeringInfo } from '../engine/compiled-policy';
 import { markLayout } from './marks';
 import { type HookName, type HookSteering, type InterfaceMatch, type QueueTarget, type SteeringPlan } from './plan';
 
 /**
- * Interfaces per stage, from HEP resolution (calico-semantics §5.1, §5.2). A name belongs in a list
- * when the HEP governing it needs that stage; the `any*` flags say an all-interfaces (`*`) HEP
- * governs every interface without a named HEP for that stage (never for untracked policy).
+ * Interfaces per stage, from the engine's HEP resolution (calico-semantics §5.1, §5.2): a name is in a
+ * list when the HEP governing it needs that stage; the `anyInterface` flags say every interface does
+ * (an all-interfaces `*` HEP, which never applies to untracked policy).
  */
-export interface PolicyInterfaceInfo {
-  /** Named HEPs with untracked ingress policy (raw PREROUTING). */
-  untrackedIifs: string[];
-  /** Named HEPs with untracked egress policy (raw OUTPUT). */
-  untrackedOifs: string[];
-  /** HEPs with preDNAT policy (mangle PREROUTING). */
-  preDnatIifs: string[];
-  /** HEPs governing local ingress (filter INPUT); every governed interface, policy or not (default deny). */
-  inputIifs: string[];
-  /** HEPs with forward (applyOnForward) ingress/egress policy; without it a forward leg is allowed. */
-  forwardIifs: string[];
-  forwardOifs: string[];
-  /** HEPs governing local egress (filter OUTPUT and, for DNAT'd packets, mangle POSTROUTING). */
-  outputOifs: string[];
-  anyInterface: {
-    preDnat: boolean;
-    input: boolean;
-    forwardIn: boolean;
-    forwardOut: boolean;
-    output: boolean;
-  };
-}
+export type PolicyInterfaceInfo = SteeringInfo;
 
 export interface PlanSettings {
   /** nft table / iptables chain prefix name. */

@@ -10,6 +10,7 @@ import { EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE } from '../exit-codes';
 import { compilePolicy, factsFromDescription, ruleKey, type Judgement } from '../../src/engine';
 import { formatJudgement } from '../../src/engine/explain';
 import { loadHostFile, loadPolicyDir } from '../inputs';
+import { formatJudgementWithRules, traceSteps } from '../../src/observe/trace';
 
 export function judgementJson(j: Judgement): Record<string, unknown> {
   return {
@@ -65,8 +66,9 @@ export function register(program: Command, setExit: ExitCodeSink): void {
     .requiredOption('--config <dir>', 'directory of Calico resources')
     .requiredOption('--host <file>', 'host model YAML')
     .option('--json', 'print the explanation as JSON')
+    .option('--rules', 'also explain every tier, policy and rule tried and why each did or did not match')
     .argument('<packet>', 'packet description as JSON, e.g. \'{"path":"forward","iif":"eth2","oif":"eth1","src":"10.0.1.10","dst":"192.168.0.10","proto":"TCP","sport":40000,"dport":22}\'')
-    .action(async (packet: string, opts: { config: string; host: string; json?: boolean }) => {
+    .action(async (packet: string, opts: { config: string; host: string; json?: boolean; rules?: boolean }) => {
       let data: unknown;
       try {
         data = JSON.parse(packet);
@@ -82,8 +84,12 @@ export function register(program: Command, setExit: ExitCodeSink): void {
       const resources = await loadPolicyDir(opts.config);
       const host = loadHostFile(opts.host);
       if (!resources || !host) return setExit(EXIT_USAGE);
-      const j = compilePolicy(resources, host).judge(f.facts);
-      process.stdout.write(opts.json ? `${JSON.stringify(judgementJson(j))}\n` : formatJudgement(j));
+      const policy = compilePolicy(resources, host);
+      const j = policy.judge(f.facts);
+      if (opts.rules) {
+        const traces = traceSteps(policy, f.facts, j.steps);
+        process.stdout.write(opts.json ? `${JSON.stringify({ ...judgementJson(j), traces })}\n` : formatJudgementWithRules(j, traces));
+      } else process.stdout.write(opts.json ? `${JSON.stringify(judgementJson(j))}\n` : formatJudgement(j));
       setExit(EXIT_OK);
     });
 }
