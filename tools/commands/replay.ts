@@ -10,6 +10,9 @@
  * Exit codes: 0 all good; 1 an --expect expectation is not met; 2 usage error, unusable config /
  * host model / expect file / --iface map, or a capture that could not be read completely (missing,
  * not a capture, truncated, corrupt: the packets before the problem are still replayed and shown).
+ *
+ * With --live (and --lab NAME or --lab-up) the packets are also sent through the lab router and
+ * each live fate is compared with the offline verdict (src/replay/live): exit 1 when any differs.
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
@@ -35,6 +38,9 @@ import {
   type Expectation,
   type PacketResult,
 } from '../../src/replay';
+import { createLab, formatLiveSummary, formatLiveTable, labMtu, liveJson, planLive, runLive, useLab, type LiveLab } from '../../src/replay/live';
+import type { HostModel } from '../../src/engine';
+import type { ReplayEngineOptions } from '../../src/replay';
 import { loadHostFile, loadPolicyDir } from '../inputs';
 
 export interface ReplayCommandOptions {
@@ -48,6 +54,12 @@ export interface ReplayCommandOptions {
   iface?: string[];
   conntrackMax?: number;
   conntrackTimeout?: string[];
+  /** Send the packets through the lab router too and compare (needs lab or labUp). */
+  live?: boolean;
+  lab?: string;
+  labUp?: boolean;
+  /** --live: ms to wait for each packet to come out (default 250). */
+  liveWait?: number;
 }
 
 /** Where output goes (stdout / stderr for the command; anything for tests and the benchmark). */
@@ -196,9 +208,15 @@ export async function runReplay(opts: ReplayCommandOptions, io: ReplayOutput = S
   const usage = [...ifaces.errors, ...ct.errors];
   const conntrackMax = opts.conntrackMax ?? DEFAULT_REPLAY_CONNTRACK_MAX;
   if (!Number.isInteger(conntrackMax) || conntrackMax < 1) usage.push(`--conntrack-max must be a positive whole number, got ${String(opts.conntrackMax)}`);
+  if (opts.live === true) usage.push(...liveUsage(opts));
+  else if (opts.lab !== undefined || opts.labUp === true || opts.liveWait !== undefined) usage.push('--lab, --lab-up and --live-wait need --live');
   if (usage.length > 0) {
     for (const u of usage) io.err(`nfqwall replay: ${u}\n`);
     return EXIT_USAGE;
+  }
+  if (opts.live === true) {
+    const engineOptions: ReplayEngineOptions = { interfaceMap: ifaces.map, timeouts: ct.timeouts, conntrackMax };
+    return runLiveReplay(opts, compilePolicy(resources, host), host, engineOptions, io);
   }
 
   let expectations: Expectation[] = [];
@@ -316,6 +334,42 @@ export async function runReplay(opts: ReplayCommandOptions, io: ReplayOutput = S
   return EXIT_OK;
 }
 
+function liveUsage(opts: ReplayCommandOptions): string[] {
+  const problems: string[] = [];
+  if ((opts.lab !== undefined) === (opts.labUp === true)) problems.push('--live needs exactly one of --lab NAME (a running lab) and --lab-up');
+  if (opts.expect !== undefined || opts.writeDenied !== undefined || opts.writeAllowed !== undefined) problems.push('--live does not combine with --expect, --write-denied or --write-allowed');
+  if (opts.liveWait !== undefined && !(Number.isInteger(opts.liveWait) && opts.liveWait > 0)) problems.push(`--live-wait must be a positive whole number of milliseconds, got ${String(opts.liveWait)}`);
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) problems.push('--live needs root (it works in the lab\'s network namespaces)');
+  return problems;
+}
+
+/**
+ * --live: plan with the offline replay, send the packets through the lab router, report per packet
+ * and `N packets compared, M differ`. Exit 1 when any differs, 2 when the lab or an input failed.
+ */
+async function runLiveReplay(opts: ReplayCommandOptions, policy: ReturnType<typeof compilePolicy>, host: HostModel, engineOptions: ReplayEngineOptions, io: ReplayOutput): Promise<number> {
+  const log = (line: string): void => io.err(`nfqwall replay: ${line}\n`);
+  let lab: LiveLab | null = null;
+  try {
+    lab = opts.labUp === true ? await createLab({ config: opts.config, lifetimeMs: 30 * 60_000, log }) : await useLab(opts.lab!);
+    const plan = planLive(opts.files, policy, host, engineOptions, await labMtu(lab.prefix));
+    for (const e of plan.inputErrors) log(e);
+    const result = await runLive(lab.prefix, plan, { log, ...(opts.liveWait !== undefined ? { waitMs: opts.liveWait } : {}) });
+    if (opts.json === true) {
+      const lines = plan.packets.map((p) => `${JSON.stringify({ live: liveJson(p) })}\n`);
+      lines.push(`${JSON.stringify({ liveSummary: { lab: lab.prefix, ...result, packets: plan.packets.length } })}\n`);
+      io.out(lines.join(''));
+    } else io.out(`live replay in lab ${lab.prefix}\n${formatLiveTable(plan.packets)}${formatLiveSummary(plan.packets, result)}`);
+    if (plan.inputErrors.length > 0 || result.errors > 0) return EXIT_USAGE;
+    return result.differ > 0 ? EXIT_PROBLEMS : EXIT_OK;
+  } catch (err) {
+    log(`live replay failed: ${(err as Error).message}`);
+    return EXIT_USAGE;
+  } finally {
+    await lab?.close();
+  }
+}
+
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
@@ -339,7 +393,11 @@ export const replayCommand: CommandModule = {
       .option('--iface <map>', 'capture interface (index or name) = host interface, e.g. 0=eth2,wan=eth0; repeatable', collect)
       .option('--conntrack-max <n>', `flow table size (default ${DEFAULT_REPLAY_CONNTRACK_MAX})`, positiveInt)
       .option('--conntrack-timeout <name=seconds>', 'conntrack timeout override by sysctl name, e.g. nf_conntrack_udp_timeout=60; repeatable', collect)
-      .addHelpText('after', '\nExit codes: 0 ok, 1 an expectation is not met, 2 bad usage or input (including a capture that could not be read completely).\nSee docs/replay.md.')
+      .option('--live', 'also send the packets through the lab router and compare live fates with the offline verdicts (root)')
+      .option('--lab <name>', '--live: a lab that is up, with nfqwall running on its router')
+      .option('--lab-up', '--live: create a lab, start nfqwall on its router with --config, remove both at the end')
+      .option('--live-wait <ms>', '--live: how long each packet may take to come out (default 250)', positiveInt)
+      .addHelpText('after', '\nExit codes: 0 ok, 1 an expectation is not met (--live: a live fate differs), 2 bad usage or input (including a capture that could not be read completely).\nSee docs/replay.md.')
       .action(async (files: string[], o: Omit<ReplayCommandOptions, 'files'>) => {
         setExit(await runReplay({ ...o, files }));
       });
