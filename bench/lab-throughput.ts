@@ -5,28 +5,44 @@
  *
  * For every scenario: iperf3 TCP bulk throughput app -> maint, then new TCP connections per
  * second (bench/baseline/tcp-connrate: 8 connects in flight against an accept-and-close server).
- * Scenarios are run round-robin, `--rounds` times. No assertions: it prints a table.
+ * Both go to TCP port 22, the port the seed policy forwards, so nfqwall's rows run the shipped
+ * policy unchanged. "C accept-all on nfqwall's rules" answers nfqwall's forward queue with the C
+ * consumer while nfqwall's rules stay installed: it splits nfqwall's cost into the kernel rules'
+ * share and the share of judging in Node. Scenarios are run round-robin, `--rounds` times. Then the reload storm: 100
+ * SIGHUPs within 10 s while connections are being opened, with the kernel's queue counters and
+ * the daemon's RSS before and after. No assertions: it prints a table and the acceptance ratios.
  *
  *   npm run build && bench/baseline/build.sh
- *   node dist/bench/lab-throughput.js [--seconds 5] [--rounds 3] [--only kernel,c-every,...] [--json]
+ *   node dist/bench/lab-throughput.js [--seconds 3] [--rounds 3] [--only kernel,c-every,...,reload] [--json]
  *
  * Needs root. To add a row, append a `Scenario` (rules in the router + the consumer it needs).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { labDown, labUp, runInNamespace } from '../src/lab/lab';
 import { spawnInNamespace, type NsProcess } from '../src/lab/process';
 import { runChecked } from '../src/lab/run';
 import { LAB_ADDRESSES, type LabNames } from '../src/lab/topology';
+import { NFQUEUE_PROC_PATH, parseQueueStats, type KernelQueueStats } from '../src/queue/queue-stats';
+import { netnsRunner, removeSteering } from '../src/dataplane/apply';
 
 const REPO = resolve(__dirname, '..', '..');
 const BASELINE_BUILD = join(REPO, 'bench', 'baseline', 'build');
+const NFQWALL = join(REPO, 'bin', 'nfqwall');
+const SEED = join(REPO, 'examples', 'seed');
 const QUEUE = 10;
+/** nfqwall's seven queues start here (--queue-base). */
+const NFQWALL_QUEUE_BASE = 4100;
 /** Pattern B: the verdict's packet mark, copied to the ct mark after the verdict. */
 const OFFLOAD_MARK = 0x100;
-const IPERF_PORT = 5201;
-const CONNRATE_PORT = 7000;
+/** The seed policy forwards TCP 22 to the maintenance network, and nothing else. */
+const IPERF_PORT = 22;
+const CONNRATE_PORT = 22;
+/** A second address of the maintenance host, so the two servers can share port 22. */
+const CONNRATE_ADDRESS = '10.20.0.3';
 const SETTLE_MS = 1000;
+/** Each measurement is preceded by this much of the same traffic, not counted. */
+const WARMUP_SECONDS = 1;
 
 export interface BenchContext {
   names: LabNames;
@@ -78,8 +94,8 @@ async function startConsumer(ctx: BenchContext, argv: string[]): Promise<Scenari
   };
 }
 
-function cConsumer(ctx: BenchContext, mark: number | undefined): Promise<ScenarioRun> {
-  return startConsumer(ctx, [join(BASELINE_BUILD, 'nfq-accept'), String(ctx.queue), mark === undefined ? '-' : String(mark), String(8 << 20)]);
+function cConsumer(ctx: BenchContext, mark: number | undefined, queue = ctx.queue): Promise<ScenarioRun> {
+  return startConsumer(ctx, [join(BASELINE_BUILD, 'nfq-accept'), String(queue), mark === undefined ? '-' : String(mark), String(8 << 20)]);
 }
 
 /** The same accept-all over nfqwall's queue adapter (src/queue/source-nfqueue.ts) in Node. */
@@ -97,6 +113,53 @@ setTimeout(() => process.exit(3), c.lifetimeMs);
 function jsConsumer(ctx: BenchContext, mark: number | undefined): Promise<ScenarioRun> {
   const adapter = join(REPO, 'dist', 'src', 'queue', 'source-nfqueue.js');
   return startConsumer(ctx, [process.execPath, '-e', JS_ACCEPT, JSON.stringify({ queue: ctx.queue, mark, lifetimeMs: ctx.lifetimeMs }), adapter]);
+}
+
+/** Kernel counters of the queues `from..to` in the router (the queues vanish when their reader exits). */
+async function routerQueues(ctx: BenchContext, from: number, to: number): Promise<KernelQueueStats[]> {
+  const r = await runInNamespace(ctx.names.router, ['cat', NFQUEUE_PROC_PATH]);
+  return parseQueueStats(r.stdout).filter((q) => q.queueNumber >= from && q.queueNumber <= to);
+}
+
+interface QueueTotals {
+  /** Packets queued since the queues were bound (ids count from 1 per queue). */
+  queued: number;
+  queueDropped: number;
+  userDropped: number;
+  /** Queued packets without a verdict right now. */
+  waiting: number;
+}
+
+async function nfqwallQueueTotals(ctx: BenchContext): Promise<QueueTotals> {
+  const qs = await routerQueues(ctx, NFQWALL_QUEUE_BASE, NFQWALL_QUEUE_BASE + 6);
+  const sum = (f: (q: KernelQueueStats) => number) => qs.reduce((a, q) => a + f(q), 0);
+  return { queued: sum((q) => q.idSequence), queueDropped: sum((q) => q.queueDropped), userDropped: sum((q) => q.userDropped), waiting: sum((q) => q.queueTotal) };
+}
+
+/** The real daemon on the lab's router, enforcing the shipped seed policy. */
+async function startNfqwall(ctx: BenchContext, extra: string[]): Promise<NsProcess> {
+  const argv = [process.execPath, NFQWALL, 'run', '--config', SEED, '--node', 'router', '--backend', 'iptables', '--queue-base', String(NFQWALL_QUEUE_BASE), '--log-format', 'json', ...extra];
+  const p = spawnInNamespace(ctx.names.router, argv, { lifetimeMs: ctx.lifetimeMs });
+  await p.waitForLine((l) => l.includes('"msg":"nfqwall started"'), 20_000);
+  return p;
+}
+
+function nfqwallScenario(id: string, label: string, extra: string[]): Scenario {
+  return {
+    id,
+    label,
+    start: async (ctx) => {
+      const p = await startNfqwall(ctx, extra);
+      return {
+        async stop() {
+          // Read before SIGTERM: the queues, and their counters, go away with the daemon.
+          const { queued } = await nfqwallQueueTotals(ctx);
+          await p.stop(5000);
+          return { queuedPackets: queued };
+        },
+      };
+    },
+  };
 }
 
 export const BASELINE_SCENARIOS: Scenario[] = [
@@ -137,13 +200,39 @@ export const BASELINE_SCENARIOS: Scenario[] = [
       return jsConsumer(ctx, OFFLOAD_MARK);
     },
   },
+  nfqwallScenario('nfqwall', 'nfqwall, seed policy (flow mode)', []),
+  nfqwallScenario('nfqwall-packet', 'nfqwall, seed policy, --mode packet', ['--mode', 'packet']),
+  {
+    // nfqwall's own steering rules (flow mode) answered by the C accept-all instead of nfqwall:
+    // separates the cost of the kernel rules from the cost of judging in Node.
+    id: 'c-nfqwall-rules',
+    label: "C accept-all on nfqwall's rules (flow)",
+    start: async (ctx) => {
+      const daemon = await startNfqwall(ctx, []);
+      daemon.child.kill('SIGKILL'); // fail-open: its rules stay, its queues are released
+      await daemon.exited;
+      const c = await cConsumer(ctx, undefined, NFQWALL_QUEUE_BASE + 3);
+      return {
+        async stop() {
+          const r = await c.stop();
+          await removeSteering('nfqwall', { run: netnsRunner(ctx.names.router) });
+          return r;
+        },
+      };
+    },
+  },
 ];
+
+/** What runs by default (`--only` can pick any scenario, `js-first` included). */
+const DEFAULT_SCENARIOS = ['kernel', 'c-every', 'c-first', 'js-every', 'nfqwall', 'nfqwall-packet', 'c-nfqwall-rules'];
 
 export interface Measurement {
   scenario: string;
   round: number;
   tcpBitsPerSecond: number;
   tcpQueued?: number;
+  /** Packets judged per second during the TCP measurement (queued / seconds). */
+  tcpPacketsPerSecond?: number;
   connectionsPerSecond: number;
   connectionsFailed: number;
   connQueued?: number;
@@ -164,7 +253,8 @@ async function resetRouter(ctx: BenchContext): Promise<void> {
 async function iperf(ctx: BenchContext, seconds: number): Promise<number> {
   const r = await runInNamespace(
     ctx.names.app,
-    ['iperf3', '-c', LAB_ADDRESSES.maint.v4, '-p', String(IPERF_PORT), '-t', String(seconds), '-J'],
+    // -O 1: the first second (slow start, a freshly started consumer's JIT warm-up) is not counted.
+    ['iperf3', '-c', LAB_ADDRESSES.maint.v4, '-p', String(IPERF_PORT), '-t', String(seconds + WARMUP_SECONDS), '-O', String(WARMUP_SECONDS), '-J'],
     { timeoutMs: (seconds + 20) * 1000 },
   );
   const out = JSON.parse(r.stdout || '{}') as { end?: { sum_received?: { bits_per_second?: number } }; error?: string };
@@ -176,7 +266,7 @@ async function iperf(ctx: BenchContext, seconds: number): Promise<number> {
 async function connRate(ctx: BenchContext, seconds: number): Promise<{ rate: number; failed: number }> {
   const r = await runInNamespace(
     ctx.names.app,
-    [join(BASELINE_BUILD, 'tcp-connrate'), 'client', LAB_ADDRESSES.maint.v4, String(CONNRATE_PORT), String(seconds), '8'],
+    [join(BASELINE_BUILD, 'tcp-connrate'), 'client', CONNRATE_ADDRESS, String(CONNRATE_PORT), String(seconds), '8'],
     { timeoutMs: (seconds + 10) * 1000 },
   );
   const m = /connections (\d+) failed (\d+) seconds ([\d.]+) rate ([\d.]+)/.exec(r.stdout);
@@ -205,7 +295,10 @@ async function underScenario<T>(ctx: BenchContext, scenario: Scenario, fn: () =>
 
 async function measure(ctx: BenchContext, scenario: Scenario, round: number, seconds: number): Promise<Measurement> {
   const tcp = await underScenario(ctx, scenario, () => iperf(ctx, seconds));
-  const conn = await underScenario(ctx, scenario, () => connRate(ctx, seconds));
+  const conn = await underScenario(ctx, scenario, async () => {
+    await connRate(ctx, WARMUP_SECONDS);
+    return connRate(ctx, seconds);
+  });
   const m: Measurement = {
     scenario: scenario.id,
     round,
@@ -213,13 +306,113 @@ async function measure(ctx: BenchContext, scenario: Scenario, round: number, sec
     connectionsPerSecond: conn.value.rate,
     connectionsFailed: conn.value.failed,
   };
-  if (tcp.queued !== undefined) m.tcpQueued = tcp.queued;
+  if (tcp.queued !== undefined) {
+    m.tcpQueued = tcp.queued;
+    m.tcpPacketsPerSecond = tcp.queued / (seconds + WARMUP_SECONDS);
+  }
   if (conn.queued !== undefined) m.connQueued = conn.queued;
   return m;
 }
 
-/** Build a lab, run every scenario `rounds` times round-robin, remove the lab. */
-export async function runLabThroughput(options: BenchOptions, scenarios: Scenario[] = BASELINE_SCENARIOS): Promise<Measurement[]> {
+export interface ReloadStorm {
+  signals: number;
+  /** Time the SIGHUPs took to send. */
+  sentInMs: number;
+  /** Reloads the daemon completed and failed (signals during a reload are coalesced into one more). */
+  reloadsOk: number;
+  reloadsFailed: number;
+  /** Median and maximum duration of one reload (load, compile, install the rules). */
+  reloadMedianMs: number;
+  reloadMaxMs: number;
+  connectionsPerSecond: number;
+  connectionsFailed: number;
+  before: QueueTotals;
+  after: QueueTotals;
+  /** Packets the daemon judged, from its own counters at exit (+ handler errors). */
+  daemonPackets: number;
+  handlerErrors: number;
+  /** RSS of the daemon (kB): after 1 s of traffic, after half the signals, after all of them and the traffic. */
+  rssKb: { before: number; half: number; after: number };
+  /** V8 heap in use (MB) as the daemon logged it after its first, middle and last reload. */
+  heapUsedMb: { first: number; middle: number; last: number };
+}
+
+function rssKb(pid: number): number {
+  const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : NaN;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * 100 SIGHUPs, one every 100 ms, while tcp-connrate opens connections through the router (every
+ * one of them queued): do all queued packets get a verdict, and does the daemon's memory stay put?
+ */
+export async function reloadStorm(ctx: BenchContext, signals = 100, withinMs = 10_000): Promise<ReloadStorm> {
+  const daemon = await startNfqwall(ctx, []);
+  const pid = daemon.child.pid as number;
+  try {
+    const trafficSeconds = withinMs / 1000 + 2;
+    const traffic = runInNamespace(
+      ctx.names.app,
+      [join(BASELINE_BUILD, 'tcp-connrate'), 'client', CONNRATE_ADDRESS, String(CONNRATE_PORT), String(trafficSeconds), '8'],
+      { timeoutMs: (trafficSeconds + 10) * 1000 },
+    );
+    await sleep(1000);
+    const before = await nfqwallQueueTotals(ctx);
+    const rss = { before: rssKb(pid), half: 0, after: 0 };
+    const t0 = Date.now();
+    for (let i = 0; i < signals; i++) {
+      daemon.child.kill('SIGHUP');
+      if (i === signals / 2 - 1) rss.half = rssKb(pid);
+      await sleep(Math.max(0, t0 + ((i + 1) * withinMs) / signals - Date.now()));
+    }
+    const sentInMs = Date.now() - t0;
+    const conn = await traffic;
+    const m = /connections (\d+) failed (\d+) seconds ([\d.]+) rate ([\d.]+)/.exec(conn.stdout);
+    if (!m) throw new Error(`tcp-connrate failed: ${conn.stderr || conn.stdout}`);
+    // Let the last reload finish and the queues drain.
+    const reloadLines = () => daemon.lines.stdout.filter((l) => l.includes('"msg":"policy reloaded"') || l.includes('"msg":"reload failed'));
+    for (let seen = -1, i = 0; i < 50 && reloadLines().length !== seen; i++) {
+      seen = reloadLines().length;
+      await sleep(200);
+    }
+    const after = await nfqwallQueueTotals(ctx);
+    rss.after = rssKb(pid);
+    await daemon.stop(5000);
+    const reloads = daemon.lines.stdout.filter((l) => l.includes('"msg":"policy reloaded"')).map((l) => JSON.parse(l) as { durationMs: number; memoryMb?: { heapUsed: number } });
+    const durations = reloads.map((r) => r.durationMs).sort((a, b) => a - b);
+    const heap = (i: number) => reloads[Math.max(0, Math.min(reloads.length - 1, i))]?.memoryMb?.heapUsed ?? NaN;
+    const stopped = daemon.lines.stdout.map((l) => (l.includes('"msg":"nfqwall stopped"') ? (JSON.parse(l) as { processed?: { packets?: number }; handlerErrors?: number }) : null)).find((x) => x !== null);
+    return {
+      signals,
+      sentInMs,
+      reloadsOk: durations.length,
+      reloadsFailed: daemon.lines.stdout.filter((l) => l.includes('"msg":"reload failed')).length,
+      reloadMedianMs: median(durations),
+      reloadMaxMs: durations[durations.length - 1] ?? 0,
+      connectionsPerSecond: Number(m[4]),
+      connectionsFailed: Number(m[2]),
+      before,
+      after,
+      daemonPackets: stopped?.processed?.packets ?? -1,
+      handlerErrors: stopped?.handlerErrors ?? -1,
+      rssKb: rss,
+      heapUsedMb: { first: heap(0), middle: heap(Math.floor(reloads.length / 2)), last: heap(reloads.length - 1) },
+    };
+  } finally {
+    await daemon.stop(2000);
+    await resetRouter(ctx);
+  }
+}
+
+export interface LabResults {
+  measurements: Measurement[];
+  reload?: ReloadStorm;
+}
+
+/** Build a lab, run every scenario `rounds` times round-robin, then the reload storm; remove the lab. */
+export async function runLabThroughput(options: BenchOptions, scenarios: Scenario[] = BASELINE_SCENARIOS, withReload = true): Promise<LabResults> {
   for (const tool of ['nfq-accept', 'tcp-connrate']) {
     if (!existsSync(join(BASELINE_BUILD, tool))) await runChecked(['sh', join(REPO, 'bench', 'baseline', 'build.sh')], { timeoutMs: 120_000 });
   }
@@ -232,25 +425,30 @@ export async function runLabThroughput(options: BenchOptions, scenarios: Scenari
   const ctx: BenchContext = { names, queue: QUEUE, lifetimeMs: (perRun + 30) * 1000 };
   const servers: NsProcess[] = [];
   try {
-    const total = (scenarios.length * options.rounds * perRun + 60) * 1000;
+    await runChecked(['ip', '-n', names.maint, 'addr', 'add', `${CONNRATE_ADDRESS}/24`, 'dev', 'eth0']);
+    const total = (scenarios.length * options.rounds * perRun + 120) * 1000;
     const iperfServer = spawnInNamespace(names.maint, ['iperf3', '-s', '--forceflush', '-B', LAB_ADDRESSES.maint.v4, '-p', String(IPERF_PORT)], { lifetimeMs: total });
     servers.push(iperfServer);
     await iperfServer.waitForLine((l) => l.includes('Server listening'), 5000);
-    const connServer = spawnInNamespace(names.maint, [join(BASELINE_BUILD, 'tcp-connrate'), 'server', LAB_ADDRESSES.maint.v4, String(CONNRATE_PORT)], {
+    const connServer = spawnInNamespace(names.maint, [join(BASELINE_BUILD, 'tcp-connrate'), 'server', CONNRATE_ADDRESS, String(CONNRATE_PORT)], {
       lifetimeMs: total,
     });
     servers.push(connServer);
     await connServer.waitForLine((l) => l === 'listening', 5000, 'stderr');
 
-    const results: Measurement[] = [];
+    const measurements: Measurement[] = [];
     for (let round = 1; round <= options.rounds; round++) {
       for (const s of scenarios) {
         const m = await measure(ctx, s, round, options.seconds);
-        process.stderr.write(
-          `round ${round} ${s.id}: ${(m.tcpBitsPerSecond / 1e9).toFixed(2)} Gbit/s, ${m.connectionsPerSecond.toFixed(0)} conn/s\n`,
-        );
-        results.push(m);
+        const pps = m.tcpPacketsPerSecond === undefined ? '' : `, ${m.tcpPacketsPerSecond.toFixed(0)} pkt/s judged`;
+        process.stderr.write(`round ${round} ${s.id}: ${(m.tcpBitsPerSecond / 1e9).toFixed(2)} Gbit/s${pps}, ${m.connectionsPerSecond.toFixed(0)} conn/s\n`);
+        measurements.push(m);
       }
+    }
+    const results: LabResults = { measurements };
+    if (withReload) {
+      process.stderr.write('reload storm: 100 SIGHUPs in 10 s under connection load\n');
+      results.reload = await reloadStorm(ctx);
     }
     return results;
   } finally {
@@ -267,34 +465,49 @@ function median(xs: number[]): number {
   return s.length % 2 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
 }
 
-/** One row per scenario: medians over the rounds, ratios against the `kernel` scenario. */
-export function formatTable(results: Measurement[], scenarios: Scenario[] = BASELINE_SCENARIOS): string {
+interface Row {
+  id: string;
+  label: string;
+  gbps: number;
+  pps: number | undefined;
+  tcpQueued: string;
+  conns: number;
+  connQueued: string;
+  failed: number;
+}
+
+function aggregate(results: Measurement[], scenarios: Scenario[]): Row[] {
   const ids = [...new Set(results.map((r) => r.scenario))];
-  const agg = (id: string) => {
+  return ids.map((id) => {
     const rs = results.filter((r) => r.scenario === id);
-    const q = (f: (r: Measurement) => number | undefined) => {
-      const v = rs.map(f).filter((x): x is number => x !== undefined);
-      return v.length ? median(v).toFixed(0) : '-';
-    };
+    const vals = (f: (r: Measurement) => number | undefined) => rs.map(f).filter((x): x is number => x !== undefined);
+    const q = (f: (r: Measurement) => number | undefined) => (vals(f).length ? median(vals(f)).toFixed(0) : '-');
+    const pps = vals((r) => r.tcpPacketsPerSecond);
     return {
       id,
       label: scenarios.find((s) => s.id === id)?.label ?? id,
       gbps: median(rs.map((r) => r.tcpBitsPerSecond)) / 1e9,
+      pps: pps.length ? median(pps) : undefined,
       tcpQueued: q((r) => r.tcpQueued),
       conns: median(rs.map((r) => r.connectionsPerSecond)),
       connQueued: q((r) => r.connQueued),
       failed: median(rs.map((r) => r.connectionsFailed)),
     };
-  };
-  const rows = ids.map(agg);
+  });
+}
+
+/** One row per scenario: medians over the rounds, ratios against the `kernel` scenario. */
+export function formatTable(results: Measurement[], scenarios: Scenario[] = BASELINE_SCENARIOS): string {
+  const rows = aggregate(results, scenarios);
   const base = rows.find((r) => r.id === 'kernel');
   const ratio = (v: number, b: number | undefined) => (b ? (v / b).toFixed(2) : '-');
-  const head = ['path', 'TCP Gbit/s', 'x kernel', 'queued', 'conn/s', 'x kernel', 'queued', 'failed'];
+  const head = ['path', 'TCP Gbit/s', 'x kernel', 'queued', 'judged pkt/s', 'conn/s', 'x kernel', 'queued', 'failed'];
   const body = rows.map((r) => [
     r.label,
     r.gbps.toFixed(2),
     ratio(r.gbps, base?.gbps),
     r.tcpQueued,
+    r.pps === undefined ? '-' : r.pps.toFixed(0),
     r.conns.toFixed(0),
     ratio(r.conns, base?.conns),
     r.connQueued,
@@ -305,8 +518,51 @@ export function formatTable(results: Measurement[], scenarios: Scenario[] = BASE
   return [fmt(head), fmt(widths.map((w) => '-'.repeat(w))), ...body.map(fmt)].join('\n');
 }
 
+/** The issue's acceptance ratios, from the medians of one run. */
+export function formatAcceptance(results: Measurement[], scenarios: Scenario[] = BASELINE_SCENARIOS): string {
+  const rows = new Map(aggregate(results, scenarios).map((r) => [r.id, r]));
+  const lines: string[] = [];
+  const check = (label: string, num: number | undefined, den: number | undefined, target: number, detail: string) => {
+    if (num === undefined || den === undefined || den === 0) return;
+    const r = num / den;
+    lines.push(`  ${label.padEnd(52)} ${r.toFixed(2)}  (target >= ${target.toFixed(2)}: ${r >= target ? 'met' : 'NOT met'}; ${detail})`);
+  };
+  const k = rows.get('kernel');
+  const n = rows.get('nfqwall');
+  const np = rows.get('nfqwall-packet');
+  const ce = rows.get('c-every');
+  const cf = rows.get('c-first');
+  const je = rows.get('js-every');
+  check('allowed TCP bulk, nfqwall / no firewall', n?.gbps, k?.gbps, 0.85, `${n?.gbps.toFixed(2)} vs ${k?.gbps.toFixed(2)} Gbit/s`);
+  check('new TCP connections/s, nfqwall / C accept-all', n?.conns, cf?.conns, 0.8, `${n?.conns.toFixed(0)} vs ${cf?.conns.toFixed(0)} conn/s, first packet queued`);
+  const cr = rows.get('c-nfqwall-rules');
+  if (n && cr && cf) {
+    lines.push(`  ${'  C accept-all on nfqwall\'s rules / minimal rules'.padEnd(52)} ${(cr.conns / cf.conns).toFixed(2)}  (${cr.conns.toFixed(0)} conn/s: the kernel cost of nfqwall's steering rules)`);
+    lines.push(`  ${'  nfqwall / C accept-all on the same rules'.padEnd(52)} ${(n.conns / cr.conns).toFixed(2)}  (the cost of judging in Node)`);
+  }
+  check('--mode packet pkt/s, nfqwall / C accept-all', np?.pps, ce?.pps, 0.8, `${np?.pps?.toFixed(0)} vs ${ce?.pps?.toFixed(0)} pkt/s, every packet queued`);
+  if (je?.pps !== undefined && ce?.pps) {
+    lines.push(`  ${'  (binding limit) JS adapter accept-all / C accept-all'.padEnd(52)} ${(je.pps / ce.pps).toFixed(2)}  (${je.pps.toFixed(0)} pkt/s: the nfqueue npm binding with no policy at all)`);
+    if (np?.pps !== undefined) lines.push(`  ${'  nfqwall --mode packet / JS adapter accept-all'.padEnd(52)} ${(np.pps / je.pps).toFixed(2)}`);
+  }
+  return lines.length ? `acceptance (ratios of medians, same run):\n${lines.join('\n')}` : '';
+}
+
+export function formatReloadStorm(r: ReloadStorm): string {
+  const mb = (kb: number) => (kb / 1024).toFixed(1);
+  const queued = r.after.queued - r.before.queued;
+  return [
+    `reload storm: ${r.signals} SIGHUPs sent in ${(r.sentInMs / 1000).toFixed(1)} s while opening ${r.connectionsPerSecond.toFixed(0)} conn/s through the router (${r.connectionsFailed} connects failed)`,
+    `  reloads completed ${r.reloadsOk} (failed ${r.reloadsFailed}; signals arriving during a reload are coalesced), one reload: median ${r.reloadMedianMs} ms, max ${r.reloadMaxMs} ms`,
+    `  kernel queue counters: ${queued} packets queued during the storm; queue dropped ${r.before.queueDropped} -> ${r.after.queueDropped}, user dropped ${r.before.userDropped} -> ${r.after.userDropped}, waiting for a verdict at the end ${r.after.waiting}`,
+    `  verdicts: kernel queued ${r.after.queued} packets since start, the daemon judged ${r.daemonPackets} (handler errors ${r.handlerErrors})`,
+    `  daemon RSS: ${mb(r.rssKb.before)} MB before, ${mb(r.rssKb.half)} MB after ${r.signals / 2} signals, ${mb(r.rssKb.after)} MB after ${r.signals}; ` +
+      `V8 heap in use after the first / middle / last reload: ${r.heapUsedMb.first} / ${r.heapUsedMb.middle} / ${r.heapUsedMb.last} MB`,
+  ].join('\n');
+}
+
 function parseArgs(argv: string[]): BenchOptions & { only?: string[]; json: boolean } {
-  const opts: BenchOptions & { only?: string[]; json: boolean } = { seconds: 5, rounds: 3, json: false };
+  const opts: BenchOptions & { only?: string[]; json: boolean } = { seconds: 3, rounds: 3, json: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -328,18 +584,25 @@ function parseArgs(argv: string[]): BenchOptions & { only?: string[]; json: bool
 
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
-  const scenarios = opts.only ? BASELINE_SCENARIOS.filter((s) => opts.only?.includes(s.id)) : BASELINE_SCENARIOS;
-  if (scenarios.length === 0) throw new Error(`--only matches none of ${BASELINE_SCENARIOS.map((s) => s.id).join(', ')}`);
-  const results = await runLabThroughput(opts, scenarios);
+  const scenarios = BASELINE_SCENARIOS.filter((s) => (opts.only ?? DEFAULT_SCENARIOS).includes(s.id));
+  const withReload = !opts.only || opts.only.includes('reload');
+  if (scenarios.length === 0 && !withReload) throw new Error(`--only matches none of ${[...BASELINE_SCENARIOS.map((s) => s.id), 'reload'].join(', ')}`);
+  const results = await runLabThroughput(opts, scenarios, withReload);
   if (opts.json) {
     process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
     return;
   }
   process.stdout.write(
-    `lab throughput: ${opts.rounds} round(s) x ${opts.seconds} s per measurement; iperf3 TCP app -> maint; ` +
-      `connections: 8 in flight, accept-and-close; medians over rounds; queued = packets the consumer judged\n\n`,
+    `lab throughput: ${opts.rounds} round(s) x ${opts.seconds} s per measurement; iperf3 TCP app -> maint:22; ` +
+      `connections: 8 in flight, accept-and-close, to maint:22; each after ${WARMUP_SECONDS} s of uncounted warm-up; medians over rounds; ` +
+      `queued = packets the consumer judged; judged pkt/s = queued during the TCP run / its duration\n\n`,
   );
-  process.stdout.write(`${formatTable(results, scenarios)}\n`);
+  if (results.measurements.length) {
+    process.stdout.write(`${formatTable(results.measurements, scenarios)}\n\n`);
+    const acc = formatAcceptance(results.measurements, scenarios);
+    if (acc) process.stdout.write(`${acc}\n\n`);
+  }
+  if (results.reload) process.stdout.write(`${formatReloadStorm(results.reload)}\n`);
 }
 
 if (require.main === module) {

@@ -73,6 +73,9 @@ export class Daemon {
   private steeringTouched = false;
   /** Fallback for an ifindex the live model does not know yet (created since the last refresh). */
   private readonly sysfsNames: InterfaceNames = sysfsInterfaceNames();
+  /** Interface changes are acted on once start() is done; one seen earlier triggers a refresh then. */
+  private ready = false;
+  private changedWhileStarting = false;
   lastReload: ReloadOutcome | null = null;
   readonly counters = { reloadsOk: 0, reloadsFailed: 0, handlerErrors: 0, hostRefreshes: 0 };
   private readonly errorLog: TokenBucket;
@@ -93,6 +96,12 @@ export class Daemon {
     const loaded = await this.loadPolicy();
     if (!loaded.ok) throw new NfqwallError('NFQ_DAEMON_CONFIG_INVALID', `policy directory ${s.policyDir} is invalid (${loaded.issues.filter((i) => i.severity === 'error').length} errors, logged above)`);
     this.resources = loaded.resources;
+    // The monitor starts before the host is read (no change slips through) and before the queues
+    // are opened (so it does not inherit their sockets).
+    this.stopWatch = watchInterfaces(() => {
+      if (this.ready) void this.refreshHost();
+      else this.changedWhileStarting = true;
+    });
     this.live = await readLiveHost(this.hostBase());
     const compiled = this.compile(this.resources, this.live.host);
     this.slot = new PolicySlot(compiled, 1);
@@ -128,8 +137,9 @@ export class Daemon {
     this.log.info({ backend: probe.backend, detail: probe.detail }, 'steering backend chosen');
     this.openQueues();
     // Queues first, rules second: a rule must never point at a queue nobody reads yet.
-    await this.applySteering(compiled, this.slot.generation);
-    this.stopWatch = watchInterfaces(() => void this.refreshHost());
+    await this.exclusive(() => this.applySteering(compiled, this.slot.generation));
+    this.ready = true;
+    if (this.changedWhileStarting) void this.refreshHost();
     this.lastReload = { ok: true, generation: 1, at: new Date().toISOString(), issues: loaded.issues, durationMs: 0, counts: this.counts(compiled) };
     this.log.info({ generation: 1, node: s.node, mode: s.mode, failMode: s.failMode, ...this.counts(compiled) }, 'nfqwall started');
   }
@@ -171,17 +181,13 @@ export class Daemon {
         closeVerdict: afterClose,
         onError: (err, ctx) => this.perPacketError(err, ctx.queueNumber),
       });
+      // No try/catch here: the adapter's boundary catches any throw, reports it through onError
+      // (counted, rate-limited log) and answers the packet with the error verdict if it has none.
       source.onPacket((pkt) => {
-        // The one catch of the per-packet path: any throw is answered by the fail-mode verdict.
-        try {
-          const o = this.processor.process(hook, pkt.payload, pkt.mark, pkt.indev, pkt.outdev, Date.now());
-          if (o.mark >= 0) source.verdict(pkt.id, o.verdict, o.mark);
-          else source.verdict(pkt.id, o.verdict);
-          this.logDecision(o);
-        } catch (err) {
-          this.perPacketError(err, queue);
-          source.verdict(pkt.id, failure);
-        }
+        const o = this.processor.process(hook, pkt.payload, pkt.mark, pkt.indev, pkt.outdev, Date.now());
+        if (o.mark >= 0) source.verdict(pkt.id, o.verdict, o.mark);
+        else source.verdict(pkt.id, o.verdict);
+        this.logDecision(o);
       });
       this.sources.set(queue, { hook, source });
     }
@@ -194,8 +200,10 @@ export class Daemon {
 
   private logDecision(o: ReturnType<PacketProcessor['process']>): void {
     const d = o.decision;
-    if (d === null || d.action === 'continue') return;
-    const denied = o.verdict === NF_DROP;
+    // A stage that lets the packet go on logs only when a policy allowed it (untracked, preDNAT).
+    if (d === null || (d.action === 'continue' && d.decidedBy.result !== 'allow')) return;
+    // A re-judged flow's deny is a repeat that stores the deny in the ct mark: go by the decision.
+    const denied = d.action === 'drop';
     const level = this.settings.log;
     if (denied && level.denies === 'off') return;
     if (!denied && !level.flows) return;
@@ -253,8 +261,10 @@ export class Daemon {
       existingFlowsOnReload: s.existingFlowsOnReload,
       generation,
     });
+    // The first install also clears the other backend's leftovers (a crashed run, another --backend).
+    const first = !this.steeringTouched;
     this.steeringTouched = true;
-    await installSteering(plan, this.backend);
+    await installSteering(plan, this.backend, { cleanOtherBackend: first });
     this.plan = plan;
   }
 
@@ -267,7 +277,11 @@ export class Daemon {
     this.reloading = (async () => {
       do {
         this.reloadAgain = false;
-        await this.exclusive(() => this.reloadOnce());
+        await this.exclusive(() => this.reloadOnce()).catch((err: unknown) => {
+          // Whatever went wrong, a reload must not take the daemon (and its verdicts) down.
+          this.counters.reloadsFailed++;
+          this.log.error({ err: String((err as Error)?.stack ?? err) }, 'reload failed unexpectedly; the previous policy stays in force');
+        });
       } while (this.reloadAgain && !this.stopping);
       this.reloading = null;
     })();
@@ -291,6 +305,7 @@ export class Daemon {
       this.log.error({ generation: this.slot.generation, errors: loaded.issues.filter((i) => i.severity === 'error').length }, 'reload failed: configuration invalid; the previous policy stays in force');
       return;
     }
+    const loadedAt = Date.now();
     let next: CompiledPolicy;
     try {
       next = this.compile(loaded.resources, this.live.host);
@@ -304,6 +319,7 @@ export class Daemon {
     // judged in between carry the old generation, which the new rules do not store; they come back
     // once and are accepted by the processor's loop guard.)
     const gen = this.slot.generation + 1;
+    const compiledAt = Date.now();
     try {
       await this.applySteering(next, gen);
     } catch (err) {
@@ -319,7 +335,19 @@ export class Daemon {
     this.slot.swap(next);
     this.counters.reloadsOk++;
     this.lastReload = { ok: true, generation: gen, at: new Date().toISOString(), issues: loaded.issues, durationMs: Date.now() - started, counts: this.counts(next) };
-    this.log.info({ generation: gen, durationMs: Date.now() - started, ...this.counts(next) }, 'policy reloaded');
+    const done = Date.now();
+    // Where the time went, and the process's memory: a reload storm must not make either grow.
+    const mem = process.memoryUsage();
+    this.log.info(
+      {
+        generation: gen,
+        durationMs: done - started,
+        phasesMs: { load: loadedAt - started, compile: compiledAt - loadedAt, steer: done - compiledAt },
+        memoryMb: { rss: mb(mem.rss), heapUsed: mb(mem.heapUsed) },
+        ...this.counts(next),
+      },
+      'policy reloaded',
+    );
   }
 
   /** Interfaces or addresses changed: rebuild the host model, recompile (same generation), re-steer. */
@@ -411,4 +439,8 @@ function describeFlow(f: ReturnType<PacketProcessor['process']>['facts']): strin
   const ep = (a: typeof f.src, port: number) => (port >= 0 ? (f.family === 6 ? `[${formatIp(a)}]:${port}` : `${formatIp(a)}:${port}`) : formatIp(a));
   const icmp = f.icmpType >= 0 ? ` type ${f.icmpType}` : '';
   return `${proto}${icmp} ${ep(f.src, f.sport)} -> ${ep(f.dst, f.dport)} (${f.iif ?? 'local'} -> ${f.oif ?? 'local'})`;
+}
+
+function mb(bytes: number): number {
+  return Math.round(bytes / 1048576 * 10) / 10;
 }

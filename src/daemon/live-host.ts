@@ -4,6 +4,7 @@
  * conversion from iproute2 JSON is pure (`hostFromIproute`).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import type { HostInterface, HostModel } from '../engine/host-model';
 
@@ -71,6 +72,17 @@ export async function readLiveHost(base: Pick<HostModel, 'node' | 'workloadInter
 }
 
 /**
+ * The `ip monitor` command line. Children inherit every descriptor not marked close-on-exec, and
+ * libnetfilter_queue's netlink sockets are not: a monitor outliving a killed daemon would keep its
+ * queues bound (no fail-open bypass, no restart). With setpriv (util-linux) the kernel kills the
+ * monitor when the daemon dies.
+ */
+export function monitorCommand(hasSetpriv: boolean = ['/usr/bin/setpriv', '/bin/setpriv', '/usr/sbin/setpriv'].some((p) => existsSync(p))): string[] {
+  const ip = ['ip', 'monitor', 'link', 'address'];
+  return hasSetpriv ? ['setpriv', '--pdeathsig', 'KILL', ...ip] : ip;
+}
+
+/**
  * Calls `onChange` (debounced) whenever a link or address changes. Returns a stop function.
  * `ip monitor` is restarted if it dies, with a bounded back-off.
  */
@@ -86,8 +98,10 @@ export function watchInterfaces(onChange: () => void, debounceMs = 100): () => v
       if (!stopped) onChange();
     }, debounceMs);
   };
+  const [file, ...args] = monitorCommand();
   const start = () => {
-    child = spawn('ip', ['monitor', 'link', 'address'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    child = spawn(file as string, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+    child.on('error', () => undefined);
     child.stdout?.on('data', fire);
     child.on('exit', () => {
       if (stopped) return;

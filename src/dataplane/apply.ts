@@ -67,6 +67,11 @@ export function netnsRunner(ns: string, base: CommandRunner = execRunner): Comma
 
 export interface ApplyOptions {
   run?: CommandRunner;
+  /**
+   * Also remove what the other backend may have left (default true). A daemon replacing its own
+   * rules on reload did that at start already and skips it (one process and transaction less).
+   */
+  cleanOtherBackend?: boolean;
 }
 
 const FAMILIES: readonly IpFamily[] = [4, 6];
@@ -74,16 +79,17 @@ const FAMILIES: readonly IpFamily[] = [4, 6];
 /** Install `plan`, atomically replacing whatever nfqwall rules (same table name) are installed. */
 export async function installSteering(plan: SteeringPlan, backend: Backend, options: ApplyOptions = {}): Promise<void> {
   const run = options.run ?? execRunner;
+  const clean = options.cleanOtherBackend !== false;
   if (backend === 'nft') {
     await run('nft', ['-f', '-'], renderNft(plan));
-    await removeIptablesSteering(plan.table, run, { ignoreMissingTools: true });
+    if (clean) await removeIptablesSteering(plan.table, run, { ignoreMissingTools: true });
     return;
   }
   for (const family of FAMILIES) {
     const state = await readIptablesState(plan.table, family, run);
     await run(iptablesTools(family).restore, ['--noflush'], renderIptables(plan, family, state));
   }
-  await removeNftSteering(plan.table, run, { ignoreMissingTools: true });
+  if (clean) await removeNftSteering(plan.table, run, { ignoreMissingTools: true });
 }
 
 /**

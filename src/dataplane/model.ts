@@ -6,7 +6,7 @@
  * Shape, per hook that has work to do:
  *   entry chain   hooked at the hook (nft base chain; iptables: jumped from the built-in chain),
  *                 sends packets of governed interfaces to the stage chain with `goto`
- *   stage chain   verdict store, flow gate (flow mode), conntrack bits, queue
+ *   stage chain   flow gate (flow mode), verdict store, conntrack bits, queue
  * and one `markClear` entry in postrouting that clears nfqwall's packet-mark bits.
  *
  * `pass` means "nfqwall has no objection": nft `accept` in nfqwall's own table, iptables `RETURN`.
@@ -258,16 +258,9 @@ function stageRules(plan: SteeringPlan, name: HookName, h: HookSteering): Steeri
   const allowed = u32(m.decided | gen);
   const denied = u32(m.decided | m.drop | gen);
 
-  // Verdict store: NF_REPEAT after a verdict brings the packet back here with DECIDED|GEN in its
-  // mark. Copying it into the ct mark at the top of the same chain works in both backends (iptables
-  // has no later built-in chain at input, and nat POSTROUTING sees first packets only) and lets a
-  // re-judged established flow store a deny. A new flow's deny cannot be stored: the dropped first
-  // packet never confirms its conntrack entry, so userspace caches denies in its flow table.
-  if (FINAL_STAGES.has(name)) {
-    rules.push({ mark: { mask: store, value: allowed }, actions: [{ kind: 'set-ct-mark', mask: store, value: allowed }, { kind: 'pass' }] });
-  }
-  rules.push({ mark: { mask: store, value: denied }, actions: [{ kind: 'set-ct-mark', mask: store, value: denied }, { kind: 'drop' }] });
-
+  // The flow gate comes first: nearly every packet that reaches this chain belongs to a decided
+  // flow, and leaves at one of these rules. The packets the verdict store below is for never match
+  // them: a new flow's first packet is NEW, and a re-judged flow still carries its old generation.
   if (plan.mode === 'flow') {
     const later: CtStateName[] = ['established', 'related'];
     if (plan.keepExistingFlows) {
@@ -289,6 +282,16 @@ function stageRules(plan: SteeringPlan, name: HookName, h: HookSteering): Steeri
       rules.push({ ctState: ['untracked'], mark: { mask: m.accept, value: m.accept }, actions: [{ kind: 'pass' }] });
     }
   }
+
+  // Verdict store: NF_REPEAT after a verdict brings the packet back here with DECIDED|GEN in its
+  // mark. Copying it into the ct mark in the same chain works in both backends (iptables has no
+  // later built-in chain at input, and nat POSTROUTING sees first packets only) and lets a
+  // re-judged established flow store a deny. A new flow's deny cannot be stored: the dropped first
+  // packet never confirms its conntrack entry, so userspace caches denies in its flow table.
+  if (FINAL_STAGES.has(name)) {
+    rules.push({ mark: { mask: store, value: allowed }, actions: [{ kind: 'set-ct-mark', mask: store, value: allowed }, { kind: 'pass' }] });
+  }
+  rules.push({ mark: { mask: store, value: denied }, actions: [{ kind: 'set-ct-mark', mask: store, value: denied }, { kind: 'drop' }] });
   rules.push(...conntrackBits(m), queue);
   return rules;
 }

@@ -7,7 +7,7 @@
  *   UNTRACK|ACCEPT added to the mark (Allow: the chain runs again, untracks and passes the packet).
  * - manglePrerouting (preDNAT stage): NF_DROP; NF_ACCEPT, with ACCEPT added on Allow.
  * - final hooks (filterInput, filterForward, filterOutput, manglePostrouting): allow = NF_REPEAT with
- *   the mark's DECIDED|DROP|GEN bits set to DECIDED|GEN: the chain's first rule stores them in the ct
+ *   the mark's DECIDED|DROP|GEN bits set to DECIDED|GEN: the stage chain's store rule puts them in the ct
  *   mark and passes the packet, so later packets of the flow stay in the kernel. NF_ACCEPT also
  *   works but stores nothing (the flow still stays in the kernel once established, but is never
  *   judged again after a policy change).

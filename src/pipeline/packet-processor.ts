@@ -196,15 +196,23 @@ export class PacketProcessor {
       flow.generation = o.generation;
     }
     // Final hooks store the flow's verdict in the ct mark by a repeat (dataplane/plan.ts contract):
-    // the chain's first rule copies DECIDED|DROP|GEN into the ct mark and accepts or drops.
+    // the stage chain's store rule copies DECIDED|DROP|GEN into the ct mark and accepts or drops.
     const storable = isFilterHook(hook) && (ct === 'new' || o.rejudged);
     const stored = (drop: boolean) => (L.decided | (drop ? L.drop : 0) | generationBits(L, o.generation)) >>> 0;
     const storeMask = (L.decided | L.drop | L.generationMask) >>> 0;
     if (d.action === 'drop') {
       // A new flow's deny cannot be stored (its conntrack entry is never confirmed); a re-judged
       // established flow's can, so the kernel drops the rest of it.
-      if (!o.rejudged || (mark & storeMask) === stored(true)) return this.finish(NF_DROP);
+      if (!o.rejudged) {
+        // The kernel discards the conntrack entry of a dropped first packet: the next packet, in
+        // either direction, is a new flow there. Forget it here too, or a reply-direction packet
+        // would wrongly inherit this deny.
+        if (flow !== null) this.forget(flow);
+        return this.finish(NF_DROP);
+      }
+      if ((mark & storeMask) === stored(true)) return this.finish(NF_DROP);
       o.mark = mergeMark(L, mark, (mark & L.mask & ~storeMask) | stored(true));
+      this.release(flow);
       return this.finish(NF_REPEAT);
     }
     if (d.action === 'accept') {
@@ -212,6 +220,7 @@ export class PacketProcessor {
       // Loop guard: the packet came back with our bits already set (a plan swap in progress).
       if ((mark & storeMask) === stored(false)) return this.finish(NF_ACCEPT);
       o.mark = mergeMark(L, mark, (mark & L.mask & ~storeMask) | stored(false));
+      this.release(flow);
       return this.finish(NF_REPEAT);
     }
     // continue: an earlier stage (raw / mangle prerouting) let the packet go on.
@@ -221,6 +230,30 @@ export class PacketProcessor {
     }
     if (d.acceptMark) o.mark = mergeMark(L, mark, (mark & L.mask) | L.accept);
     return this.finish(NF_ACCEPT);
+  }
+
+  /**
+   * Flow mode: once the verdict is stored in the ct mark the kernel decides the rest of the flow
+   * (and queues it again only after a reload), so the table forgets it; otherwise a busy router's
+   * table would fill with flows whose packets it never sees again. Packet mode keeps every flow.
+   */
+  private release(flow: FlowEntry<FlowDecision> | null): void {
+    if (flow !== null && this.opts.mode === 'flow') this.forget(flow);
+  }
+
+  /**
+   * Remove a flow from the table. The last entry is emptied instead of deleted: lru-cache empties
+   * itself by refilling its backing arrays (cost proportional to the capacity), which at one flow
+   * at a time (a SYN flood to a denied port) would cost far more than the packet.
+   */
+  private forget(flow: FlowEntry<FlowDecision>): void {
+    if (this.flows.size > 1) {
+      this.flows.delete(flow);
+      return;
+    }
+    flow.decision = null;
+    flow.verdict = -1;
+    flow.generation = -1;
   }
 
   private finish(verdict: NfVerdict): PacketOutcome {

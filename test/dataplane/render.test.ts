@@ -18,12 +18,12 @@ table inet nfqwall {
 	}
 
 	chain filter_input_stage {
-		meta mark & 0x03fc0000 == 0x00140000 ct mark set ct mark & 0xfc03ffff | 0x00140000 accept
-		meta mark & 0x03fc0000 == 0x001c0000 ct mark set ct mark & 0xfc03ffff | 0x001c0000 drop
 		ct state established,related ct mark & 0x03fc0000 == 0x00140000 accept
 		ct state established,related ct mark & 0x03fc0000 == 0x001c0000 drop
 		ct state established,related ct mark & 0x00040000 == 0x00000000 accept
 		ct state untracked meta mark & 0x00010000 == 0x00010000 accept
+		meta mark & 0x03fc0000 == 0x00140000 ct mark set ct mark & 0xfc03ffff | 0x00140000 accept
+		meta mark & 0x03fc0000 == 0x001c0000 ct mark set ct mark & 0xfc03ffff | 0x001c0000 drop
 		meta mark set meta mark & 0x83ffffff
 		ct state established meta mark set meta mark & 0xe3ffffff | 0x04000000
 		ct state related meta mark set meta mark & 0xe3ffffff | 0x08000000
@@ -52,14 +52,14 @@ COMMIT
 :NFQWALL-INPUT-STAGE - [0:0]
 -I INPUT 1 -j NFQWALL-INPUT
 -A NFQWALL-INPUT -i eth0 -g NFQWALL-INPUT-STAGE
--A NFQWALL-INPUT-STAGE -m mark --mark 0x140000/0x3fc0000 -j CONNMARK --set-xmark 0x140000/0x3fc0000
--A NFQWALL-INPUT-STAGE -m mark --mark 0x140000/0x3fc0000 -j RETURN
--A NFQWALL-INPUT-STAGE -m mark --mark 0x1c0000/0x3fc0000 -j CONNMARK --set-xmark 0x1c0000/0x3fc0000
--A NFQWALL-INPUT-STAGE -m mark --mark 0x1c0000/0x3fc0000 -j DROP
 -A NFQWALL-INPUT-STAGE -m conntrack --ctstate ESTABLISHED,RELATED -m connmark --mark 0x140000/0x3fc0000 -j RETURN
 -A NFQWALL-INPUT-STAGE -m conntrack --ctstate ESTABLISHED,RELATED -m connmark --mark 0x1c0000/0x3fc0000 -j DROP
 -A NFQWALL-INPUT-STAGE -m conntrack --ctstate ESTABLISHED,RELATED -m connmark --mark 0x0/0x40000 -j RETURN
 -A NFQWALL-INPUT-STAGE -m conntrack --ctstate UNTRACKED -m mark --mark 0x10000/0x10000 -j RETURN
+-A NFQWALL-INPUT-STAGE -m mark --mark 0x140000/0x3fc0000 -j CONNMARK --set-xmark 0x140000/0x3fc0000
+-A NFQWALL-INPUT-STAGE -m mark --mark 0x140000/0x3fc0000 -j RETURN
+-A NFQWALL-INPUT-STAGE -m mark --mark 0x1c0000/0x3fc0000 -j CONNMARK --set-xmark 0x1c0000/0x3fc0000
+-A NFQWALL-INPUT-STAGE -m mark --mark 0x1c0000/0x3fc0000 -j DROP
 -A NFQWALL-INPUT-STAGE -j MARK --set-xmark 0x0/0x7c000000
 -A NFQWALL-INPUT-STAGE -m conntrack --ctstate ESTABLISHED -j MARK --set-xmark 0x4000000/0x1c000000
 -A NFQWALL-INPUT-STAGE -m conntrack --ctstate RELATED -j MARK --set-xmark 0x8000000/0x1c000000
@@ -243,7 +243,7 @@ describe('dataplane rendering', function () {
       const m = markLayout();
       for (const g of [0, 5, 63, 64, 70]) {
         const allowed = u32(m.decided | generationBits(m, g));
-        const line = nftChain(renderNft(fullPlan({ generation: g })), 'filter_input_stage')[0];
+        const line = nftChain(renderNft(fullPlan({ generation: g })), 'filter_input_stage').find((l) => l.startsWith('meta mark & 0x03fc0000'));
         assert.equal(line, `meta mark & 0x03fc0000 == 0x${allowed.toString(16).padStart(8, '0')} ct mark set ct mark & 0xfc03ffff | 0x${allowed.toString(16).padStart(8, '0')} accept`, `generation ${g}`);
       }
     });
@@ -267,16 +267,21 @@ describe('dataplane rendering', function () {
         assert.deepEqual(iptChain(ipt, 'NFQWALL-RAW-PRE-STAGE').slice(0, 2), ['-m mark --mark 0x20000/0x20000 -j CT --notrack', '-m mark --mark 0x20000/0x20000 -j RETURN']);
       }
     });
-    it('final stages store a REPEAT allow/deny in the ct mark; preDNAT stores only denies', function () {
-      const text = renderNft(fullPlan());
-      for (const c of ['filter_input_stage', 'filter_forward_stage', 'filter_output_stage', 'mangle_postrouting_stage']) {
-        const [a, d] = nftChain(text, c);
-        assert.match(a ?? '', /^meta mark & 0x03fc0000 == 0x00140000 ct mark set .* accept$/, c);
-        assert.match(d ?? '', /^meta mark & 0x03fc0000 == 0x001c0000 ct mark set .* drop$/, c);
+    it('final stages store a REPEAT allow/deny in the ct mark, after the flow gate; preDNAT stores only denies', function () {
+      for (const mode of ['flow', 'packet'] as const) {
+        const text = renderNft(fullPlan({ mode }));
+        for (const c of ['filter_input_stage', 'filter_forward_stage', 'filter_output_stage', 'mangle_postrouting_stage']) {
+          const lines = nftChain(text, c);
+          // The gate (flow mode) comes first: the store rules are the first that read the packet mark.
+          const i = lines.findIndex((l) => l.startsWith('meta mark & 0x03fc0000'));
+          assert.ok(lines.slice(0, i).every((l) => l.startsWith('ct state ')), `${mode} ${c}`);
+          assert.match(lines[i] ?? '', /^meta mark & 0x03fc0000 == 0x00140000 ct mark set .* accept$/, c);
+          assert.match(lines[i + 1] ?? '', /^meta mark & 0x03fc0000 == 0x001c0000 ct mark set .* drop$/, c);
+        }
+        const pre = nftChain(text, 'mangle_prerouting_stage');
+        assert.ok(pre.some((l) => /== 0x001c0000 ct mark set .* drop$/.test(l)));
+        assert.ok(!pre.some((l) => l.includes('0x00140000 ct mark set')));
       }
-      const pre = nftChain(text, 'mangle_prerouting_stage');
-      assert.match(pre[0] ?? '', /== 0x001c0000 ct mark set .* drop$/);
-      assert.ok(!pre.some((l) => l.includes('0x00140000 ct mark set')));
     });
     it('flow mode gates established/related flows on the ct mark; packet mode queues everything', function () {
       const flow = renderNft(fullPlan({ mode: 'flow' }));

@@ -11,7 +11,10 @@ project="$(cd "$here/../.." && pwd)"
 cd "$project"
 
 files=("$@")
-[ "${#files[@]}" -gt 0 ] || files=(dist/test/kernel/kernel.test.js)
+# Default: the smoke test and the dataplane's integration tests that prove the native nft backend
+# (seed scenario with per-flow offload, preDNAT before a real DNAT, doNotTrack, SIGHUP re-judging,
+# fail-open/closed after SIGKILL, backend auto-detection).
+[ "${#files[@]}" -gt 0 ] || files=(dist/test/kernel/kernel.test.js dist/test/integration/seed.test.js dist/test/integration/policy-classes.test.js dist/test/integration/reload.test.js dist/test/integration/fail-modes.test.js)
 for f in "${files[@]}"; do
   case "$f" in *[*?[]*) continue ;; esac      # globs are mocha's to expand
   [ -e "$f" ] || { echo "run-stage: $f not found (build first: npx tsc -p tsconfig.json)" >&2; exit 2; }

@@ -115,7 +115,7 @@ describe('lab up/status/down @root', function () {
 
   it('refuses to build over an existing lab', async () => {
     const { names } = lab as TestLab;
-    await assert.rejects(labUp(names.prefix), (e: unknown) => e instanceof NfqwallError && e.code === 'LAB_EXISTS');
+    await assert.rejects(labUp(names.prefix), (e: unknown) => e instanceof NfqwallError && e.code === 'NFQ_LAB_EXISTS');
   });
 
   it('down removes every namespace, stops what still runs inside, and can run again', async () => {

@@ -29,7 +29,7 @@ describe('lab/run', () => {
   it('runChecked throws LAB_COMMAND_FAILED with the command and its stderr', async () => {
     await assert.rejects(
       runChecked([process.execPath, '-e', 'console.error("nope"); process.exit(2)']),
-      (e: unknown) => e instanceof NfqwallError && e.code === 'LAB_COMMAND_FAILED' && /exited 2: nope/.test(e.message),
+      (e: unknown) => e instanceof NfqwallError && e.code === 'NFQ_LAB_COMMAND_FAILED' && /exited 2: nope/.test(e.message),
     );
   });
 });

@@ -117,12 +117,29 @@ describe('pipeline/packet-processor', () => {
     const later = p.process('filter-input', pkt, o.mark | ct('untracked'), 2, 0, 1000);
     assert.equal(later.verdict, NF_ACCEPT);
   });
-  it('answers a retransmitted SYN of a denied flow from the flow table', () => {
+  it('forgets a denied new flow, as the kernel does: the other direction is a new flow', () => {
     const { p } = processor();
     assert.equal(p.process('filter-forward', syn(80), ct('new'), 3, 2, 1000).verdict, NF_DROP);
-    const again = p.process('filter-forward', syn(80), ct('new'), 3, 2, 2000);
-    assert.equal(again.verdict, NF_DROP);
-    assert.equal(again.cached, true);
+    // The maintenance host starts a flow back on the same tuple: the out-HEP (eth1) has no ingress
+    // AoF policy and eth2 has no HEP, so it is allowed, whatever happened to the first direction.
+    const back = buildTcp({ src: '192.168.0.10', dst: '10.0.1.10' }, { sport: 80, dport: 40000, flags: 'S' });
+    const o = p.process('filter-forward', back, ct('new'), 2, 3, 1100);
+    assert.equal(o.verdict, NF_REPEAT);
+    assert.equal(o.cached, false);
+    // A retransmitted SYN of the denied direction is judged again, with the same result.
+    assert.equal(p.process('filter-forward', syn(80), ct('new'), 3, 2, 2000).verdict, NF_DROP);
+  });
+  it('in flow mode keeps no decided flow in the table (the kernel has it); packet mode keeps them', () => {
+    const { p } = processor();
+    const synFrom = (sport: number, dport: number) => buildTcp({ src: '10.0.1.10', dst: '192.168.0.10' }, { sport, dport, flags: 'S' });
+    for (let i = 0; i < 50; i++) {
+      assert.equal(p.process('filter-forward', synFrom(40000 + i, 22), ct('new'), 3, 2, 1000 + i).verdict, NF_REPEAT);
+      assert.equal(p.process('filter-forward', synFrom(41000 + i, 80), ct('new'), 3, 2, 1000 + i).verdict, NF_DROP);
+    }
+    assert.ok(p.flows.size <= 1, `flow table holds ${p.flows.size} entries`);
+    const pm = processor('packet').p;
+    for (let i = 0; i < 5; i++) pm.process('filter-forward', synFrom(40000 + i, 22), ct('new'), 3, 2, 1000);
+    assert.equal(pm.flows.size, 5);
   });
   it('drops what does not parse, and counts it', () => {
     const { p } = processor();

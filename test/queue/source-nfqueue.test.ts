@@ -219,7 +219,7 @@ describe('queue/source-nfqueue (fake binding)', () => {
     const source = new NfqueueSource({ binding: fake.module, interfaceNames: names });
     assert.throws(
       () => source.open(3),
-      (e: unknown) => e instanceof NfqwallError && e.code === 'QUEUE_OPEN_FAILED' && /Unable to create queue/.test(e.message),
+      (e: unknown) => e instanceof NfqwallError && e.code === 'NFQ_QUEUE_OPEN_FAILED' && /Unable to create queue/.test(e.message),
     );
   });
 
@@ -240,6 +240,6 @@ describe('queue/source-nfqueue (fake binding)', () => {
 
   it('refuses a second open', () => {
     const { source } = setup();
-    assert.throws(() => source.open(8), (e: unknown) => e instanceof NfqwallError && e.code === 'QUEUE_OPEN_FAILED');
+    assert.throws(() => source.open(8), (e: unknown) => e instanceof NfqwallError && e.code === 'NFQ_QUEUE_OPEN_FAILED');
   });
 });

@@ -71,21 +71,24 @@ export async function withDatastore(flags: DatastoreCommandFlags, io: CommandIo,
   }
 }
 
-/** Read and parse the resources of FILE (`-` = standard input); null after printing why not. */
-export async function readResourceFile(file: string, io: CommandIo): Promise<RawDocument[] | null> {
+/**
+ * Read and parse the resources of FILE (`-` = standard input); after printing why not, the exit
+ * code instead: 2 when FILE cannot be read (input named on the command line), 1 when it is invalid.
+ */
+export async function readResourceFile(file: string, io: CommandIo): Promise<RawDocument[] | number> {
   let text: string;
   try {
     text = file === '-' ? await io.stdin() : await readFile(file, 'utf8');
   } catch (err) {
     io.err(`nfqwall: cannot read ${file}: ${(err as Error).message}\n`);
-    return null;
+    return EXIT_USAGE;
   }
   const parsed = parseYamlDocuments(text, file === '-' ? '<stdin>' : file);
   for (const i of parsed.issues) io.err(`${formatIssue(i)}\n`);
-  if (parsed.issues.some((i) => i.severity === 'error')) return null;
+  if (parsed.issues.some((i) => i.severity === 'error')) return EXIT_PROBLEMS;
   if (parsed.documents.length === 0) {
     io.err(`nfqwall: no resources in ${file}\n`);
-    return null;
+    return EXIT_PROBLEMS;
   }
   return parsed.documents;
 }
@@ -111,7 +114,7 @@ export function errorCount(issues: readonly Issue[]): number {
 
 export async function runApply(file: string, flags: DatastoreCommandFlags, io: CommandIo): Promise<number> {
   const docs = await readResourceFile(file, io);
-  if (docs === null) return EXIT_PROBLEMS;
+  if (typeof docs === 'number') return docs;
   const input = file === '-' ? '<stdin>' : file;
   return withDatastore(flags, io, async (ds) => {
     const result = await ds.apply(docs, flags.node !== undefined ? { nodeName: flags.node } : {});

@@ -23,7 +23,7 @@ export async function runDelete(kindWord: string | undefined, name: string | und
       return EXIT_USAGE;
     }
     const docs = await readResourceFile(flags.filename, io);
-    if (docs === null) return EXIT_PROBLEMS;
+    if (typeof docs === 'number') return docs;
     refs = [];
     for (const d of docs) {
       const ref = refOf(d.value);

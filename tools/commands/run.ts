@@ -11,6 +11,7 @@ import { parseYamlDocuments } from '../../src/config';
 import { formatIssue, NfqwallError } from '../../src/errors';
 import { Daemon } from '../../src/daemon/daemon';
 import { applySettingsDocument, defaultSettings, type DaemonSettings } from '../../src/daemon/settings';
+import { markLayout } from '../../src/dataplane/marks';
 
 export const DEFAULT_SETTINGS_FILE = '/etc/nfqwall/nfqwall.yaml';
 
@@ -35,6 +36,16 @@ interface RunOptions {
 
 /** Settings file + overrides. Returns null after printing problems. */
 export function resolveSettings(opts: RunOptions): DaemonSettings | null {
+  // An option given empty is a usage error, not "use the default" (the checks below test truthiness).
+  const empty = Object.entries(opts).filter(([, v]) => v === '');
+  if (empty.length > 0) {
+    for (const [k] of empty) process.stderr.write(`nfqwall: --${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} must not be empty\n`);
+    return null;
+  }
+  if (opts.queueBase !== undefined && !/^\d+$/.test(opts.queueBase)) {
+    process.stderr.write(`nfqwall: --queue-base must be a queue number, got '${opts.queueBase}'\n`);
+    return null;
+  }
   let s = defaultSettings(Daemon.defaultNode());
   let errorVerdictSet = false;
   const file = opts.settings ?? (existsSync(DEFAULT_SETTINGS_FILE) ? DEFAULT_SETTINGS_FILE : undefined);
@@ -87,6 +98,13 @@ export function resolveSettings(opts: RunOptions): DaemonSettings | null {
   const r = applySettingsDocument(s, overrides, (p) => ({ file: '<command line>', line: 0, path: p.join('.') }));
   if (r.issues.length > 0) {
     for (const i of r.issues) process.stderr.write(`nfqwall: --${String(i.location.path)}: ${i.message}\n`);
+    return null;
+  }
+  try {
+    // The daemon would refuse the mask only after reading the host; refuse it here, touching nothing.
+    markLayout(r.settings.markMask);
+  } catch (err) {
+    process.stderr.write(`nfqwall: markMask: ${(err as Error).message}\n`);
     return null;
   }
   // Unless chosen explicitly, a packet whose handling failed gets what a missing daemon would give.
