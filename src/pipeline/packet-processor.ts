@@ -13,7 +13,7 @@ import { parsePacket, ParseStatus } from '../packet/parse';
 import { createPacketView, type PacketView } from '../packet/packet-view';
 import { NF_ACCEPT, NF_DROP, NF_REPEAT, type NfVerdict } from '../queue/verdict-codes';
 import type { PolicySlot } from './policy-slot';
-import type { FlowTable, FlowEntry } from '../conntrack';
+import { FlowDir, type FlowTable, type FlowEntry } from '../conntrack';
 import type { RuleRef, StepOutcome } from '../engine/decision';
 
 /** What the flow table remembers of a decided flow (for re-judging, flow logs and traces). */
@@ -127,7 +127,13 @@ export class PacketProcessor {
     let evalHook = hook;
     let flow: FlowEntry<FlowDecision> | null = null;
     if (isFilterHook(hook)) {
-      const tr = this.flows.track(v, now);
+      let tr = this.flows.track(v, now);
+      // The kernel discarded the conntrack entry of a denied first packet, so a packet coming the
+      // other way is a new flow there: it must not inherit the deny. Start a fresh entry for it.
+      if (ct === 'new' && tr.dir === FlowDir.REPLY && tr.entry !== null && tr.entry.decision !== null && tr.entry.decision.verdict === NF_DROP) {
+        this.forget(tr.entry);
+        tr = this.flows.track(v, now);
+      }
       flow = tr.entry;
       o.flow = flow;
       const d = flow?.decision ?? null;
@@ -203,16 +209,8 @@ export class PacketProcessor {
     if (d.action === 'drop') {
       // A new flow's deny cannot be stored (its conntrack entry is never confirmed); a re-judged
       // established flow's can, so the kernel drops the rest of it.
-      if (!o.rejudged) {
-        // The kernel discards the conntrack entry of a dropped first packet: the next packet, in
-        // either direction, is a new flow there. Forget it here too, or a reply-direction packet
-        // would wrongly inherit this deny.
-        if (flow !== null) this.forget(flow);
-        return this.finish(NF_DROP);
-      }
-      if ((mark & storeMask) === stored(true)) return this.finish(NF_DROP);
+      if (!o.rejudged || (mark & storeMask) === stored(true)) return this.finish(NF_DROP);
       o.mark = mergeMark(L, mark, (mark & L.mask & ~storeMask) | stored(true));
-      this.release(flow);
       return this.finish(NF_REPEAT);
     }
     if (d.action === 'accept') {
@@ -220,7 +218,6 @@ export class PacketProcessor {
       // Loop guard: the packet came back with our bits already set (a plan swap in progress).
       if ((mark & storeMask) === stored(false)) return this.finish(NF_ACCEPT);
       o.mark = mergeMark(L, mark, (mark & L.mask & ~storeMask) | stored(false));
-      this.release(flow);
       return this.finish(NF_REPEAT);
     }
     // continue: an earlier stage (raw / mangle prerouting) let the packet go on.
@@ -230,15 +227,6 @@ export class PacketProcessor {
     }
     if (d.acceptMark) o.mark = mergeMark(L, mark, (mark & L.mask) | L.accept);
     return this.finish(NF_ACCEPT);
-  }
-
-  /**
-   * Flow mode: once the verdict is stored in the ct mark the kernel decides the rest of the flow
-   * (and queues it again only after a reload), so the table forgets it; otherwise a busy router's
-   * table would fill with flows whose packets it never sees again. Packet mode keeps every flow.
-   */
-  private release(flow: FlowEntry<FlowDecision> | null): void {
-    if (flow !== null && this.opts.mode === 'flow') this.forget(flow);
   }
 
   /**
