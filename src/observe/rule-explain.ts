@@ -7,14 +7,14 @@
  * `explainRule(...).matched` against `matchesPacket` on random policies and packets so the two
  * cannot drift apart.
  */
-import { PROTOCOL_NUMBERS, type EntityRule, type PortSpec, type Rule } from '../config/resources';
+import type { EntityRule, PortSpec, Rule } from '../config/resources';
 import { formatIp, formatPrefix, prefixContains, type IpAddress, type IpFamily, type IpPrefix } from '../net/ip';
 import type { Labels } from '../selector';
 import { protocolHasPorts } from '../engine/packet-facts';
 import { objectHasAddress, type AddressObject } from '../engine/reference/address-objects';
 import { NAMESPACE_LABEL } from '../engine/reference/labels';
 import type { PacketView } from '../engine/reference/packet-view';
-import { ruleForFamily, type MatchContext } from '../engine/reference/rule-match';
+import { namedPortMatches, ruleForFamily, type MatchContext } from '../engine/reference/rule-match';
 import type { LabelPredicate, SelectorCache } from '../engine/reference/selectors';
 import { protocolName } from './filter';
 
@@ -121,22 +121,6 @@ function owners(objects: readonly AddressObject[], pred: LabelPredicate, addr: I
 
 function objName(o: AddressObject): string {
   return `${o.kind} ${o.name}`;
-}
-
-/** §3.5 named port membership, as the reference. */
-function namedPortMatches(ctx: MatchContext, name: string, rule: Rule, selected: LabelPredicate | null, addr: IpAddress, packetProto: number, port: number): boolean {
-  for (const obj of ctx.objects) {
-    if (obj.kind === 'GlobalNetworkSet') continue;
-    if (selected && !selected(obj.labels)) continue;
-    for (const p of obj.ports) {
-      if (p.name !== name) continue;
-      const proto = PROTOCOL_NUMBERS[p.protocol];
-      if (rule.protocol !== undefined && proto !== rule.protocol) continue;
-      if (proto !== packetProto || p.port !== port) continue;
-      if (objectHasAddress(obj, addr)) return true;
-    }
-  }
-  return false;
 }
 
 /** The first entry of `list` the packet matches, or null (§3.4: a packet without ports matches none). */

@@ -102,7 +102,8 @@ function inSelectedAddresses(ctx: MatchContext, pred: LabelPredicate, addr: IpAd
  * endpoint (cluster-wide) declaring the name, restricted to endpoints matching the side's positive
  * selector and to the rule's protocol if it has one. Only the endpoint's own addresses count.
  */
-function namedPortMatches(
+/** §3.5 named port membership (shared with the trace explainer, so both read it the same way). */
+export function namedPortMatches(
   ctx: MatchContext,
   name: string,
   rule: Rule,
