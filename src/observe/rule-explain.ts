@@ -9,13 +9,11 @@
  */
 import type { EntityRule, PortSpec, Rule } from '../config/resources';
 import { formatIp, formatPrefix, prefixContains, type IpAddress, type IpFamily, type IpPrefix } from '../net/ip';
-import type { Labels } from '../selector';
 import { protocolHasPorts } from '../engine/packet-facts';
 import { objectHasAddress, type AddressObject } from '../engine/reference/address-objects';
-import { NAMESPACE_LABEL } from '../engine/reference/labels';
 import type { PacketView } from '../engine/reference/packet-view';
-import { namedPortMatches, ruleForFamily, type MatchContext } from '../engine/reference/rule-match';
-import type { LabelPredicate, SelectorCache } from '../engine/reference/selectors';
+import { namedPortMatches, positivePredicate, ruleForFamily, type MatchContext } from '../engine/reference/rule-match';
+import type { LabelPredicate } from '../engine/reference/selectors';
 import { protocolName } from './filter';
 
 /** The criteria a rule can have, by their field names in the Calico API. */
@@ -88,30 +86,6 @@ function familyReason(rule: Rule, family: IpFamily): CriterionCheck | null {
     if (!has) return { criterion, ok: false, detail: `${criterion} lists no ${famName(family)} CIDR (${list.join(', ')}), so the rule does not exist for ${famName(family)} packets (§3.3)` };
   }
   return null;
-}
-
-/** Same construction as the reference's positivePredicate (§3.2, Felix combineMatchesIfPossible). */
-function positivePredicate(entity: EntityRule, selectors: SelectorCache): LabelPredicate | null {
-  const parts: LabelPredicate[] = [];
-  if (entity.selector !== '') parts.push(selectors.predicate(entity.selector));
-  if (entity.namespaceSelector !== '') parts.push(namespacePredicate(entity.namespaceSelector, selectors));
-  if (parts.length === 0) return null;
-  if (entity.notSelector !== '') {
-    const not = selectors.predicate(entity.notSelector);
-    parts.push((labels) => !not(labels));
-  }
-  return (labels: Labels) => parts.every((p) => p(labels));
-}
-
-function namespacePredicate(text: string, selectors: SelectorCache): LabelPredicate {
-  if (text.trim() === 'global()') return (labels) => typeof labels[NAMESPACE_LABEL] !== 'string';
-  const ns = selectors.get(text);
-  return (labels) => {
-    if (typeof labels[NAMESPACE_LABEL] !== 'string') return false;
-    const nsLabels: Record<string, string> = {};
-    for (const [k, v] of Object.entries(labels)) if (k.startsWith('pcns.')) nsLabels[k.slice(5)] = v;
-    return ns.matches(nsLabels);
-  };
 }
 
 /** The objects (kind/name) matching `pred` that own `addr`. */

@@ -80,7 +80,7 @@ function namespacePredicate(text: string, selectors: SelectorCache): LabelPredic
  * also present it is folded in over labels, `(selector) && !(notSelector)` (Felix
  * combineMatchesIfPossible). Null when the side has no positive selector.
  */
-function positivePredicate(entity: EntityRule, selectors: SelectorCache): LabelPredicate | null {
+export function positivePredicate(entity: EntityRule, selectors: SelectorCache): LabelPredicate | null {
   const parts: LabelPredicate[] = [];
   if (entity.selector !== '') parts.push(selectors.predicate(entity.selector));
   if (entity.namespaceSelector !== '') parts.push(namespacePredicate(entity.namespaceSelector, selectors));
