@@ -138,7 +138,7 @@ async function nfqwallQueueTotals(ctx: BenchContext): Promise<QueueTotals> {
 
 /** The real daemon on the lab's router, enforcing the shipped seed policy. */
 async function startNfqwall(ctx: BenchContext, extra: string[]): Promise<NsProcess> {
-  const argv = [process.execPath, NFQWALL, 'run', '--config', SEED, '--node', 'router', '--backend', 'iptables', '--queue-base', String(NFQWALL_QUEUE_BASE), '--log-format', 'json', ...extra];
+  const argv = [process.execPath, NFQWALL, 'run', '--config', SEED, '--node', 'router', '--backend', 'iptables', '--queue-base', String(NFQWALL_QUEUE_BASE), '--log-format', 'json', '--control-socket', `/run/nfqwall-bench/${process.pid}.sock`, ...extra];
   const p = spawnInNamespace(ctx.names.router, argv, { lifetimeMs: ctx.lifetimeMs });
   await p.waitForLine((l) => l.includes('"msg":"nfqwall started"'), 20_000);
   return p;

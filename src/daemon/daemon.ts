@@ -1,35 +1,42 @@
 /**
- * The running firewall: policy directory + live host → compiled policy → steering rules → queues →
- * per-packet verdicts. Wires the pure parts together and owns every side effect (queues, rules,
- * signals, logs). Reloads build everything off to the side and swap in one assignment; a broken
- * configuration changes nothing.
+ * The running firewall: datastore (policy directory or etcd) + live host → compiled policy →
+ * steering rules → queues → per-packet verdicts → logs, traces, metrics. Wires the pure parts
+ * together and owns every side effect (queues, rules, signals, sockets, logs). Reloads build
+ * everything off to the side and swap in one assignment; a broken configuration changes nothing.
  */
 import { hostname } from 'node:os';
-import { loadResourceDir } from '../config';
 import type { ResourceSet } from '../config/resources';
 import { formatIssue, NfqwallError, type Issue } from '../errors';
 import { installSteering, probeBackend, removeSteering, planFromPolicyInfo, type SteeringPlan } from '../dataplane';
 import type { HookName as PlanHook } from '../dataplane/plan';
 import { HOOK_NAMES } from '../dataplane/plan';
-import { markLayout } from '../dataplane/marks';
+import { markLayout, type MarkLayout } from '../dataplane/marks';
 import type { Backend } from '../dataplane/apply';
 import { compilePolicy, type CompiledPolicy } from '../engine/compiled-policy';
 import type { HookName } from '../engine/decision';
-import { ruleKey } from '../engine/decision';
 import type { HostModel } from '../engine/host-model';
-import { formatIp } from '../net/ip';
-import { PacketProcessor, type FlowDecision } from '../pipeline/packet-processor';
+import { PacketProcessor, type FlowDecision, type PacketOutcome } from '../pipeline/packet-processor';
 import { FlowTable } from '../conntrack';
 import { PolicySlot } from '../pipeline/policy-slot';
 import { createNfqueueSource } from '../queue/source-nfqueue';
 import type { PacketSource } from '../queue/packet-source';
-import { NF_ACCEPT, NF_DROP, NF_REPEAT } from '../queue/verdict-codes';
+import { NF_ACCEPT, NF_DROP } from '../queue/verdict-codes';
 import { createLogger, type Logger } from '../observe/logger';
 import { TokenBucket } from '../observe/rate-limit';
 import { readQueueStats } from '../queue/queue-stats';
 import { sysfsInterfaceNames, type InterfaceNames } from '../queue/interface-names';
+import { ControlServer } from '../control/server';
+import { datastoreFromSettings, type Datastore, type DatastoreHealth, type DatastoreWatch, type Snapshot } from '../datastore';
+import { ConntrackEventSource, ensureConntrackAccounting } from '../observe/conntrack-events';
+import { DecisionLog } from '../observe/decision-log';
+import { FlowLog } from '../observe/flow-log';
+import { listFlows, listKernelFlows, mergeFlowListings } from '../observe/flows-view';
+import { Metrics, startMetricsServer, type MetricsServer } from '../observe/metrics';
+import { withKernelQueues } from '../observe/status';
+import { TraceHub } from '../observe/trace-hub';
 import { readLiveHost, watchInterfaces, type LiveInterfaces } from './live-host';
 import type { DaemonSettings } from './settings';
+import { watcherCommand } from './watcher-command';
 
 export const ENGINE_HOOK: Record<PlanHook, HookName> = {
   rawPrerouting: 'raw-prerouting',
@@ -48,6 +55,10 @@ export interface ReloadOutcome {
   issues: Issue[];
   durationMs: number;
   counts?: { tiers: number; policies: number; rules: number; heps: number };
+  /** Why a reload failed when it was not the configuration (compile or steering failure). */
+  error?: string;
+  /** etcd revision of the snapshot (null for a directory). */
+  revision?: number | null;
 }
 
 export class Daemon {
@@ -60,6 +71,19 @@ export class Daemon {
   private plan: SteeringPlan | null = null;
   private readonly sources = new Map<number, { hook: HookName; source: PacketSource }>();
   private stopWatch: (() => void) | null = null;
+  /** Where the policy comes from; opened in start() (a malformed datastore setting fails the start). */
+  private datastore: Datastore | null = null;
+  /** The datastore's change feed (etcd snapshots; a directory is read again on each reload). */
+  private dsWatch: DatastoreWatch | null = null;
+  private datastoreState: string | null = null;
+  private layout!: MarkLayout;
+  private trace!: TraceHub;
+  private decisions!: DecisionLog;
+  private flowLog: FlowLog | null = null;
+  private ctEvents: ConntrackEventSource | null = null;
+  private metrics: Metrics | null = null;
+  private metricsServer: MetricsServer | null = null;
+  private control: ControlServer | null = null;
   private flows!: FlowTable<FlowDecision>;
   private sweeper: NodeJS.Timeout | null = null;
   private evictions = 0;
@@ -79,7 +103,6 @@ export class Daemon {
   lastReload: ReloadOutcome | null = null;
   readonly counters = { reloadsOk: 0, reloadsFailed: 0, handlerErrors: 0, hostRefreshes: 0 };
   private readonly errorLog: TokenBucket;
-  private readonly denyLog = new Map<string, TokenBucket>();
 
   constructor(readonly settings: DaemonSettings) {
     this.log = createLogger({ level: settings.log.level, format: settings.log.format });
@@ -93,8 +116,9 @@ export class Daemon {
   /** Start: everything or nothing. Throws NfqwallError (with every config issue logged). */
   async start(): Promise<void> {
     const s = this.settings;
+    this.datastore = datastoreFromSettings(s);
     const loaded = await this.loadPolicy();
-    if (!loaded.ok) throw new NfqwallError('NFQ_DAEMON_CONFIG_INVALID', `policy directory ${s.policyDir} is invalid (${loaded.issues.filter((i) => i.severity === 'error').length} errors, logged above)`);
+    if (!loaded.ok) throw new NfqwallError('NFQ_DAEMON_CONFIG_INVALID', `policy in ${this.datastore.description} is invalid (${loaded.issues.filter((i) => i.severity === 'error').length} errors, logged above)`);
     this.resources = loaded.resources;
     // The monitor starts before the host is read (no change slips through) and before the queues
     // are opened (so it does not inherit their sockets).
@@ -106,11 +130,18 @@ export class Daemon {
     const compiled = this.compile(this.resources, this.live.host);
     this.slot = new PolicySlot(compiled, 1);
     const layout = markLayout(s.markMask);
+    this.layout = layout;
+    this.trace = new TraceHub({ acceptMarkBit: layout.accept });
+    this.decisions = new DecisionLog({ logger: this.log, denies: s.log.denies, felix: this.resources.felix, acceptMarkBit: layout.accept });
+    if (s.log.flows) this.flowLog = new FlowLog({ logger: this.log, kernelEnds: s.mode === 'flow' });
     this.flows = new FlowTable<FlowDecision>({
       capacity: s.flowTableSize,
-      onEvict: () => {
+      onEvict: (e) => {
         this.evictions++;
+        this.flowLog?.flowEnded(e, 'evicted');
       },
+      onExpire: (e) => this.flowLog?.flowEnded(e, 'idle-timeout'),
+      onClose: (e) => this.flowLog?.flowEnded(e, 'closed'),
     });
     this.processor = new PacketProcessor(
       this.slot,
@@ -126,6 +157,7 @@ export class Daemon {
     // Expire idle flows a little at a time; no timer per flow.
     this.sweeper = setInterval(() => {
       this.flows.sweep(Date.now(), 5000);
+      this.decisions.flushSuppressed(Date.now());
       if (this.evictions > this.evictionsLogged) {
         this.log.warn({ evicted: this.evictions - this.evictionsLogged, capacity: s.flowTableSize }, 'flow table full: least recently used flows evicted (they are judged again on their next packet)');
         this.evictionsLogged = this.evictions;
@@ -138,10 +170,97 @@ export class Daemon {
     this.openQueues();
     // Queues first, rules second: a rule must never point at a queue nobody reads yet.
     await this.exclusive(() => this.applySteering(compiled, this.slot.generation));
+    await this.startObservers(compiled);
     this.ready = true;
     if (this.changedWhileStarting) void this.refreshHost();
-    this.lastReload = { ok: true, generation: 1, at: new Date().toISOString(), issues: loaded.issues, durationMs: 0, counts: this.counts(compiled) };
+    // Follow the datastore from the snapshot now in force: each change is a reload (SIGHUP's path).
+    this.dsWatch = this.datastore.watch(
+      () => void this.requestReload(),
+      (h) => this.onDatastoreHealth(h),
+      { nodeName: s.node, after: loaded.snapshot },
+    );
+    this.lastReload = { ok: true, generation: 1, at: new Date().toISOString(), issues: loaded.issues, durationMs: 0, counts: this.counts(compiled), revision: loaded.snapshot.revision };
+    await this.startControl();
     this.log.info({ generation: 1, node: s.node, mode: s.mode, failMode: s.failMode, ...this.counts(compiled) }, 'nfqwall started');
+  }
+
+  /** Flow ends from kernel conntrack (flow mode) and the metrics endpoint; conntrack is loaded from the first steering install on. */
+  private async startObservers(compiled: CompiledPolicy): Promise<void> {
+    const s = this.settings;
+    const layout = this.layout;
+    if (this.flowLog && s.mode === 'flow') {
+      // Later packets of a flow never leave the kernel: its end and byte counts come from conntrack.
+      const acct = await ensureConntrackAccounting();
+      if (!acct.ok) this.log.warn({ error: acct.error }, 'conntrack accounting is off: flow end records will have no byte counts');
+      const [command, ...prefixArgs] = watcherCommand(['conntrack']);
+      this.ctEvents = new ConntrackEventSource({
+        command,
+        prefixArgs,
+        // Only flows whose stored verdict is allow (DECIDED set, DROP clear).
+        markFilter: { value: layout.decided, mask: (layout.decided | layout.drop) >>> 0 },
+        onEvent: (e) => this.flowLog?.conntrackDestroyed(e),
+        onProblem: (message) => this.log.warn({ component: 'conntrack-events' }, message),
+      });
+      this.ctEvents.start();
+    }
+    if (s.metricsListen === '') return;
+    this.metrics = new Metrics({
+      sources: {
+        generation: () => this.slot.generation,
+        reloads: () => ({ ok: this.counters.reloadsOk, failed: this.counters.reloadsFailed }),
+        flowTable: () => ({ size: this.flows.size, capacity: this.flows.capacity, stats: this.flows.stats }),
+        queues: () => [...this.sources.values()].map((q) => ({ hook: q.hook, ...q.source.stats() })),
+        processor: () => this.processor.counters,
+        logSuppressed: () => ({ deny: this.decisions.totals.denySuppressed, 'log-action': this.decisions.totals.logActionSuppressed }),
+        conntrackEvents: () => this.ctEvents?.stats ?? { received: 0, lost: 0 },
+        trace: () => ({ subscribers: this.trace.subscriberCount, built: this.trace.stats.built, dropped: this.trace.stats.rateLimited + this.trace.stats.notReady }),
+        datastore: () => this.dsWatch?.health() ?? null,
+      },
+    });
+    this.metrics.notePolicy(compiled);
+    this.metricsServer = await startMetricsServer(this.metrics, s.metricsListen);
+    this.log.info({ listen: s.metricsListen }, 'metrics served at /metrics');
+  }
+
+  /** The control socket (status, reload, flows, trace); a second daemon or an unsafe directory fails the start. */
+  private async startControl(): Promise<void> {
+    const s = this.settings;
+    const layout = this.layout;
+    this.control = await ControlServer.start({
+      path: s.controlSocket,
+      handlers: {
+        status: () => withKernelQueues(this.status()),
+        reload: async () => {
+          await this.requestReload();
+          return this.lastReload!;
+        },
+        flows: async (filter, limit) => {
+          const now = Date.now();
+          const own = listFlows(this.flows, filter, now, limit);
+          if (s.mode !== 'flow') return own;
+          // Flows whose verdict the kernel holds are no longer in the processor's table.
+          const kernel = await listKernelFlows({
+            filter,
+            now,
+            limit,
+            markFilter: { value: layout.decided, mask: layout.decided },
+            dropBit: layout.drop,
+            annotate: (key) => this.flowLog?.lookup(key),
+          });
+          return mergeFlowListings(own, kernel, limit);
+        },
+        subscribeTrace: (filter, sink) => this.trace.subscribe(filter, sink),
+      },
+      onProblem: (message, err) => this.log.warn({ component: 'control', err: err === undefined ? undefined : String(err) }, message),
+    });
+  }
+
+  /** Log datastore connection changes once each (health itself is in status()). */
+  private onDatastoreHealth(h: DatastoreHealth): void {
+    if (h.state === this.datastoreState) return;
+    this.datastoreState = h.state;
+    if (h.state === 'disconnected') this.log.warn({ datastore: h.datastore, since: h.since, revision: h.revision, err: h.lastError }, 'datastore unreachable; the policy in force stays');
+    else if (h.state === 'connected') this.log.info({ datastore: h.datastore, revision: h.revision, reconnects: h.reconnects }, 'datastore connected');
   }
 
   private hostBase(): Pick<HostModel, 'node' | 'workloadInterfacePrefix' | 'unmanagedVerdict'> {
@@ -156,15 +275,16 @@ export class Daemon {
     return compilePolicy(resources, host);
   }
 
-  private async loadPolicy(): Promise<{ ok: true; resources: ResourceSet; issues: Issue[] } | { ok: false; issues: Issue[] }> {
-    const r = await loadResourceDir(this.settings.policyDir);
+  /** The watch's newest snapshot when there is a change feed (etcd), else a fresh read (directory, start). */
+  private async loadPolicy(): Promise<{ ok: true; resources: ResourceSet; issues: Issue[]; snapshot: Snapshot } | { ok: false; issues: Issue[] }> {
+    const r = this.dsWatch?.latest() ?? (await this.datastore!.snapshot({ nodeName: this.settings.node }));
     for (const i of r.issues) {
-      const entry = { code: i.code, file: i.location.file, line: i.location.line, path: i.location.path };
+      const entry = { code: i.code, file: i.location.file, line: i.location.line, path: i.location.path, revision: r.revision };
       if (i.severity === 'error') this.log.error(entry, formatIssue(i));
       else this.log.warn(entry, formatIssue(i));
     }
-    if (r.issues.some((i) => i.severity === 'error')) return { ok: false, issues: r.issues };
-    return { ok: true, resources: r.resources, issues: r.issues };
+    if (!r.ok) return { ok: false, issues: r.issues };
+    return { ok: true, resources: r.resources, issues: r.issues, snapshot: r };
   }
 
   private openQueues(): void {
@@ -184,10 +304,13 @@ export class Daemon {
       // No try/catch here: the adapter's boundary catches any throw, reports it through onError
       // (counted, rate-limited log) and answers the packet with the error verdict if it has none.
       source.onPacket((pkt) => {
-        const o = this.processor.process(hook, pkt.payload, pkt.mark, pkt.indev, pkt.outdev, Date.now());
+        const now = Date.now();
+        const t0 = this.metrics !== null ? process.hrtime.bigint() : 0n;
+        const o = this.processor.process(hook, pkt.payload, pkt.mark, pkt.indev, pkt.outdev, now);
+        const ns = this.metrics !== null ? Number(process.hrtime.bigint() - t0) : -1;
         if (o.mark >= 0) source.verdict(pkt.id, o.verdict, o.mark);
         else source.verdict(pkt.id, o.verdict);
-        this.logDecision(o);
+        this.observe(o, pkt.mark, now, ns);
       });
       this.sources.set(queue, { hook, source });
     }
@@ -198,53 +321,13 @@ export class Daemon {
     if (this.errorLog.take(Date.now())) this.log.error({ queue, err: String((err as Error)?.stack ?? err), suppressed: this.errorLog.drainSuppressed() }, 'packet handling failed; fail-mode verdict given');
   }
 
-  private logDecision(o: ReturnType<PacketProcessor['process']>): void {
-    const d = o.decision;
-    // A stage that lets the packet go on logs only when a policy allowed it (untracked, preDNAT).
-    if (d === null || (d.action === 'continue' && d.decidedBy.result !== 'allow')) return;
-    // A re-judged flow's deny is a repeat that stores the deny in the ct mark: go by the decision.
-    const denied = d.action === 'drop';
-    const level = this.settings.log;
-    if (denied && level.denies === 'off') return;
-    if (!denied && !level.flows) return;
-    const rule = ruleKey(d.decidedBy.rule);
-    if (denied && level.denies === 'sampled') {
-      let b = this.denyLog.get(rule);
-      if (!b) {
-        b = new TokenBucket(10, 20, Date.now());
-        this.denyLog.set(rule, b);
-      }
-      if (!b.take(Date.now())) return;
-    }
-    const f = o.facts;
-    const verdict = o.verdict === NF_ACCEPT ? 'accept' : o.verdict === NF_REPEAT ? 'repeat' : 'drop';
-    if (this.settings.log.format === 'pretty') {
-      this.log.info(`${denied ? 'DENY ' : 'ALLOW'} ${describeFlow(f)} at ${o.hook}: ${d.decidedBy.chain}${d.decidedBy.endpoint ? ` of ${d.decidedBy.endpoint}` : ''}, ${rule}${o.rejudged ? ' (re-judged after reload)' : ''}`);
-      return;
-    }
-    this.log.info(
-      {
-        event: 'decision',
-        hook: o.hook,
-        verdict,
-        family: f.family,
-        proto: f.proto,
-        src: formatIp(f.src),
-        dst: formatIp(f.dst),
-        sport: f.sport,
-        dport: f.dport,
-        iif: f.iif,
-        oif: f.oif,
-        ct: f.ctState,
-        rejudged: o.rejudged,
-        stage: d.decidedBy.hook,
-        chain: d.decidedBy.chain,
-        hep: d.decidedBy.endpoint,
-        rule,
-        generation: o.generation,
-      },
-      denied ? 'packet denied' : 'flow allowed',
-    );
+  /** Everything that watches decisions. Synchronous: `o` is reused by the next packet. */
+  private observe(o: PacketOutcome, mark: number, now: number, ns: number): void {
+    const policy = this.slot.current;
+    this.metrics?.packet(o, ns);
+    this.decisions.packet(o, mark, policy, now);
+    this.flowLog?.packet(o, this.flows.epoch);
+    if (this.trace.active) this.trace.offer(o, mark, policy);
   }
 
   /** Install the rules for `policy` under `generation` (replacing whatever nfqwall had installed). */
@@ -301,7 +384,7 @@ export class Daemon {
     const loaded = await this.loadPolicy();
     if (!loaded.ok) {
       this.counters.reloadsFailed++;
-      this.lastReload = { ok: false, generation: this.slot.generation, at: new Date().toISOString(), issues: loaded.issues, durationMs: Date.now() - started };
+      this.lastReload = { ok: false, generation: this.slot.generation, at: new Date().toISOString(), issues: loaded.issues, durationMs: Date.now() - started, revision: this.dsWatch?.latest()?.revision ?? null };
       this.log.error({ generation: this.slot.generation, errors: loaded.issues.filter((i) => i.severity === 'error').length }, 'reload failed: configuration invalid; the previous policy stays in force');
       return;
     }
@@ -311,7 +394,7 @@ export class Daemon {
       next = this.compile(loaded.resources, this.live.host);
     } catch (err) {
       this.counters.reloadsFailed++;
-      this.lastReload = { ok: false, generation: this.slot.generation, at: new Date().toISOString(), issues: [], durationMs: Date.now() - started };
+      this.lastReload = { ok: false, generation: this.slot.generation, at: new Date().toISOString(), issues: [], durationMs: Date.now() - started, error: `compile error: ${String(err)}` };
       this.log.error({ err: String(err) }, 'reload failed: compile error; the previous policy stays in force');
       return;
     }
@@ -324,7 +407,7 @@ export class Daemon {
       await this.applySteering(next, gen);
     } catch (err) {
       this.counters.reloadsFailed++;
-      this.lastReload = { ok: false, generation: this.slot.generation, at: new Date().toISOString(), issues: [], durationMs: Date.now() - started };
+      this.lastReload = { ok: false, generation: this.slot.generation, at: new Date().toISOString(), issues: [], durationMs: Date.now() - started, error: `steering rules could not be installed: ${String(err)}` };
       this.log.error({ err: String(err) }, 'reload failed: steering rules could not be installed; the previous policy stays in force');
       // The transaction failed as a whole; put the previous generation's rules back in case the
       // failure was between the two address families.
@@ -334,13 +417,16 @@ export class Daemon {
     this.resources = loaded.resources;
     this.slot.swap(next);
     this.counters.reloadsOk++;
-    this.lastReload = { ok: true, generation: gen, at: new Date().toISOString(), issues: loaded.issues, durationMs: Date.now() - started, counts: this.counts(next) };
+    this.metrics?.notePolicy(next);
+    this.decisions.setFelix(loaded.resources.felix);
+    this.lastReload = { ok: true, generation: gen, at: new Date().toISOString(), issues: loaded.issues, durationMs: Date.now() - started, counts: this.counts(next), revision: loaded.snapshot.revision };
     const done = Date.now();
     // Where the time went, and the process's memory: a reload storm must not make either grow.
     const mem = process.memoryUsage();
     this.log.info(
       {
         generation: gen,
+        revision: loaded.snapshot.revision,
         durationMs: done - started,
         phasesMs: { load: loadedAt - started, compile: compiledAt - loadedAt, steer: done - compiledAt },
         memoryMb: { rss: mb(mem.rss), heapUsed: mb(mem.heapUsed) },
@@ -378,7 +464,15 @@ export class Daemon {
     this.stopWatch?.();
     if (this.sweeper) clearInterval(this.sweeper);
     if (this.reloading) await this.reloading.catch(() => undefined);
+    await this.control?.close();
+    this.trace?.clear();
+    await this.ctEvents?.stop();
+    await this.metricsServer?.close();
     await this.serial;
+    // After the last reload: a reload reads the watch's newest snapshot.
+    await this.dsWatch?.stop().catch(() => undefined);
+    this.dsWatch = null;
+    await this.datastore?.close().catch(() => undefined);
     if (this.settings.failMode === 'open' && this.steeringTouched) {
       // No new packets reach the queues once the rules are gone; the ones already queued are
       // still judged normally until the kernel reports none waiting.
@@ -387,6 +481,9 @@ export class Daemon {
     }
     // Closed mode keeps the rules: from here on the kernel drops what would be queued.
     for (const { source } of this.sources.values()) source.close();
+    // Flows still open get an end record; in flow mode with the kernel's counts so far.
+    if (this.layout) await this.flowLog?.flushAll(this.ctEvents !== null ? { kernel: { markFilter: { value: this.layout.decided, mask: this.layout.decided } } } : {});
+    this.decisions?.flushSuppressed(Date.now(), true);
     this.log.info({ processed: this.processor?.counters, handlerErrors: this.counters.handlerErrors }, 'nfqwall stopped');
   }
 
@@ -428,17 +525,10 @@ export class Daemon {
       counters: { ...this.counters, ...this.processor.counters },
       flows: { size: this.flows.size, capacity: this.flows.capacity, evictions: this.evictions, ...this.flows.stats },
       queues: [...this.sources.values()].map((q) => ({ hook: q.hook, ...q.source.stats() })),
+      datastore: this.dsWatch?.health() ?? null,
       plan: this.plan ? Object.fromEntries(Object.entries(this.plan.hooks).map(([k, v]) => [k, v.enabled])) : null,
     };
   }
-}
-
-/** One line for people: `tcp 10.10.0.2:40000 -> 10.20.0.2:22 (eth0 -> eth1)`. */
-function describeFlow(f: ReturnType<PacketProcessor['process']>['facts']): string {
-  const proto = f.proto === 6 ? 'tcp' : f.proto === 17 ? 'udp' : f.proto === 1 ? 'icmp' : f.proto === 58 ? 'icmpv6' : `proto ${f.proto}`;
-  const ep = (a: typeof f.src, port: number) => (port >= 0 ? (f.family === 6 ? `[${formatIp(a)}]:${port}` : `${formatIp(a)}:${port}`) : formatIp(a));
-  const icmp = f.icmpType >= 0 ? ` type ${f.icmpType}` : '';
-  return `${proto}${icmp} ${ep(f.src, f.sport)} -> ${ep(f.dst, f.dport)} (${f.iif ?? 'local'} -> ${f.oif ?? 'local'})`;
 }
 
 function mb(bytes: number): number {

@@ -4,9 +4,9 @@
  * conversion from iproute2 JSON is pure (`hostFromIproute`).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import type { HostInterface, HostModel } from '../engine/host-model';
+import { watcherCommand, type WatcherTools } from './watcher-command';
 
 const run = promisify(execFile);
 
@@ -77,9 +77,8 @@ export async function readLiveHost(base: Pick<HostModel, 'node' | 'workloadInter
  * queues bound (no fail-open bypass, no restart). With setpriv (util-linux) the kernel kills the
  * monitor when the daemon dies.
  */
-export function monitorCommand(hasSetpriv: boolean = ['/usr/bin/setpriv', '/bin/setpriv', '/usr/sbin/setpriv'].some((p) => existsSync(p))): string[] {
-  const ip = ['ip', 'monitor', 'link', 'address'];
-  return hasSetpriv ? ['setpriv', '--pdeathsig', 'KILL', ...ip] : ip;
+export function monitorCommand(tools?: WatcherTools): string[] {
+  return watcherCommand(['ip', 'monitor', 'link', 'address'], tools);
 }
 
 /**

@@ -23,6 +23,15 @@ export interface QueueNumbers {
 export interface DaemonSettings {
   /** Directory of Calico resources. */
   policyDir: string;
+  /** Where the policy lives: '' (= dir:<policyDir>), dir:PATH or etcd:URL[,URL...] (docs/fleet.md). */
+  datastore: string;
+  /** etcd key prefix ('' = /nfqwall/v1/), TLS files, user and password file ('' = unused). */
+  etcdPrefix: string;
+  etcdCaFile: string;
+  etcdCertFile: string;
+  etcdKeyFile: string;
+  etcdUsername: string;
+  etcdPasswordFile: string;
   /** Calico node name of this host (HostEndpoints with another spec.node are not enforced). Default: hostname. */
   node: string;
   mode: SteeringMode;
@@ -46,7 +55,7 @@ export interface DaemonSettings {
     format: 'json' | 'pretty';
     /** Deny logging: off, sampled (rate-limited per policy), all. */
     denies: 'off' | 'sampled' | 'all';
-    /** Log every decided flow (allow and deny) at info level. */
+    /** Flow records: `flow.decided` and `flow.end` (packets and bytes each way) for allowed flows. */
     flows: boolean;
   };
   /** Prometheus exposition, e.g. "127.0.0.1:9743", or "" for off. */
@@ -70,6 +79,13 @@ export const DEFAULT_QUEUES: QueueNumbers = {
 export function defaultSettings(hostname: string): DaemonSettings {
   return {
     policyDir: '/etc/nfqwall/policy',
+    datastore: '',
+    etcdPrefix: '',
+    etcdCaFile: '',
+    etcdCertFile: '',
+    etcdKeyFile: '',
+    etcdUsername: '',
+    etcdPasswordFile: '',
     node: hostname,
     mode: 'flow',
     failMode: 'open',

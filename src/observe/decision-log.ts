@@ -144,7 +144,7 @@ export class DecisionLog {
       return;
     }
     this.totals.denyLogged++;
-    this.opts.logger.info({ event: 'packet.denied', ...this.fields(o, ref, 'deny'), ct: o.facts.ctState, verdict: verdictName(o.verdict), cached: o.cached }, 'packet denied');
+    this.opts.logger.info({ event: 'packet.denied', ...this.fields(o, ref, 'deny'), hook: o.hook, ct: o.facts.ctState, verdict: verdictName(o.verdict), cached: o.cached, rejudged: o.rejudged }, 'packet denied');
   }
 
   private fields(o: PacketOutcome, ref: RuleRef, action: string): DecisionFields & { stage: string | null } {

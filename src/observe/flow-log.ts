@@ -18,7 +18,7 @@
 import type { FlowEntry } from '../conntrack';
 import type { RuleRef } from '../engine/decision';
 import type { PacketOutcome, FlowDecision } from '../pipeline/packet-processor';
-import { NF_DROP } from '../queue/verdict-codes';
+import { NF_DROP, verdictName } from '../queue/verdict-codes';
 import { conntrackFlowKey, listConntrack, type ConntrackEvent, type ConntrackListOptions } from './conntrack-events';
 import { flowIdOf } from './flow-id';
 import { packetFields, ruleFields, type DecisionFields } from './records';
@@ -123,7 +123,7 @@ export class FlowLog {
       }
     }
     this.stats.decided++;
-    this.opts.logger.info({ event: 'flow.decided', ...fields, ct: o.facts.ctState, rejudged: o.rejudged }, 'flow allowed');
+    this.opts.logger.info({ event: 'flow.decided', ...fields, hook: o.hook, ct: o.facts.ctState, verdict: verdictName(o.verdict), rejudged: o.rejudged }, 'flow allowed');
   }
 
   /** The flow table removed an entry (wire to onExpire / onClose / onEvict). */

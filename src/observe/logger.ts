@@ -18,7 +18,7 @@ export function createLogger(opts: LoggerOptions): Logger {
     return pino({
       level: opts.level,
       base: undefined,
-      transport: { target: 'pino-pretty', options: { colorize: process.stdout.isTTY, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } },
+      transport: { target: require.resolve('./pretty-transport'), options: { colorize: process.stdout.isTTY, translateTime: 'SYS:HH:MM:ss.l' } },
     });
   }
   // An async destination keeps logging off the per-packet path; it is flushed on exit. No minimum

@@ -14,6 +14,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Registry, type Metric } from 'prom-client';
 import type { FlowTableStats } from '../conntrack';
+import { DATASTORE_METRICS } from '../datastore/health';
+import type { DatastoreHealth } from '../datastore/types';
 import type { CompiledPolicy } from '../engine/compiled-policy';
 import type { HookName, RuleRef } from '../engine/decision';
 import type { PacketOutcome } from '../pipeline/packet-processor';
@@ -36,6 +38,8 @@ export interface MetricsSources {
   /** Conntrack destroy events: received and lost (ENOBUFS) counts. */
   conntrackEvents?(): { received: number; lost: number };
   trace?(): { subscribers: number; built: number; dropped: number };
+  /** Datastore health (null before the start). */
+  datastore?(): DatastoreHealth | null;
 }
 
 const HOOKS: readonly HookName[] = ['raw-prerouting', 'mangle-prerouting', 'filter-input', 'filter-forward', 'raw-output', 'filter-output', 'mangle-postrouting'];
@@ -278,6 +282,15 @@ export class Metrics {
       const s = self.sources.trace?.();
       if (s) g.set(s.subscribers);
     });
+    for (const m of DATASTORE_METRICS) {
+      const name = m.name.replace(/^nfqwall_/, p);
+      const fill = (set: (v: number) => void) => {
+        const h = self.sources.datastore?.();
+        if (h) set(m.value(h, Date.now()));
+      };
+      if (m.type === 'counter') counter(name, m.help, [], (c) => fill((v) => c.inc(v)));
+      else gauge(name, m.help, [], (g) => fill((v) => g.set(v)));
+    }
   }
 
   /** Replace the scrape-time sources. */

@@ -4,6 +4,8 @@
  * older or newer daemon may send fields this client does not know.
  */
 import { formatIssue, type Issue } from '../errors';
+import { describeHealth } from '../datastore/health';
+import type { DatastoreHealth } from '../datastore/types';
 import { readQueueStats, type KernelQueueStats } from '../queue/queue-stats';
 
 /** Add `kernelQueues` (nfnetlink_queue counters of the daemon's queues) to a status object. */
@@ -67,6 +69,7 @@ export function formatStatus(report: unknown): string {
   } else out.push('last reload: none');
   const c = obj(s.counts);
   out.push(`policy: ${num(c.heps)} HostEndpoints, ${num(c.tiers)} tiers, ${num(c.policies)} policies, ${num(c.rules)} rules`);
+  if (s.datastore && typeof s.datastore === 'object') out.push(`datastore: ${describeHealth(s.datastore as DatastoreHealth)}`);
   const f = obj(s.flows);
   out.push(`flows: ${num(f.size)} of ${num(f.capacity)}; created ${num(f.created)}, evicted ${num(f.evictions ?? f.evicted)}, expired ${num(f.expired)}, closed ${num(f.closed)}`);
   const k = obj(s.counters);

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveSettings as resolveLoud } from '../../tools/commands/run';
 import { hostFromIproute, monitorCommand } from '../../src/daemon/live-host';
+import { CLOSE_INHERITED_FDS_SCRIPT } from '../../src/daemon/watcher-command';
 
 /** resolveSettings with its complaints (on stderr) kept out of the test output. */
 function resolveSettings(opts: Parameters<typeof resolveLoud>[0]): ReturnType<typeof resolveLoud> {
@@ -78,7 +79,7 @@ describe('daemon live host', () => {
   });
 
   it('runs ip monitor so that it dies with the daemon when setpriv is there', () => {
-    assert.deepEqual(monitorCommand(true), ['setpriv', '--pdeathsig', 'KILL', 'ip', 'monitor', 'link', 'address']);
-    assert.deepEqual(monitorCommand(false), ['ip', 'monitor', 'link', 'address']);
+    assert.deepEqual(monitorCommand({ setpriv: true, bash: true }), ['setpriv', '--pdeathsig', 'KILL', 'bash', '-c', CLOSE_INHERITED_FDS_SCRIPT, 'ip', 'monitor', 'link', 'address']);
+    assert.deepEqual(monitorCommand({ setpriv: false, bash: false }), ['ip', 'monitor', 'link', 'address']);
   });
 });

@@ -44,6 +44,8 @@ export interface DaemonOptions {
   failMode?: 'open' | 'closed';
   keepExistingFlows?: boolean;
   extraArgs?: string[];
+  /** --control-socket (default: a socket of its own under /run/nfqwall-test, see controlSocketFor). */
+  controlSocket?: string;
   /** Hard lifetime (default 60 s). */
   lifetimeMs?: number;
 }
@@ -52,6 +54,8 @@ export interface Daemon {
   proc: NsProcess;
   /** The daemon's own pid (`ip netns exec` execs it). */
   pid: number;
+  /** Its control socket (for `nfqwall status --socket ...`). */
+  controlSocket: string;
   logs(): LogEntry[];
   /** Wait for a log entry matching `pred` among the entries from index `from` on. */
   waitForLog(pred: (e: LogEntry) => boolean, timeoutMs: number, from?: number): Promise<LogEntry>;
@@ -93,8 +97,15 @@ export async function waitUntil<T>(what: string, timeoutMs: number, probe: () =>
   }
 }
 
-export function daemonArgs(o: DaemonOptions): string[] {
-  const args = [process.execPath, NFQWALL, 'run', '--config', o.config, '--node', 'router', '--backend', TEST_BACKEND, '--log-format', 'json', '--log-flows'];
+let socketSerial = 0;
+
+/** Test daemons never use the system's /run/nfqwall/control.sock: each gets its own socket. */
+export function controlSocketFor(o: DaemonOptions): string {
+  return o.controlSocket ?? `/run/nfqwall-test/${process.pid}-${o.queueBase ?? 'settings'}-${socketSerial++}.sock`;
+}
+
+export function daemonArgs(o: DaemonOptions, controlSocket: string = controlSocketFor(o)): string[] {
+  const args = [process.execPath, NFQWALL, 'run', '--config', o.config, '--node', 'router', '--backend', TEST_BACKEND, '--log-format', 'json', '--log-flows', '--control-socket', controlSocket];
   if (o.queueBase !== undefined) args.push('--queue-base', String(o.queueBase));
   if (o.settingsFile) args.push('--settings', o.settingsFile);
   if (o.mode) args.push('--mode', o.mode);
@@ -118,12 +129,14 @@ export async function startDaemon(lab: TestLab, o: DaemonOptions): Promise<Daemo
 
 /** Start the daemon in the lab's router without waiting for anything. */
 export function spawnDaemon(lab: TestLab, o: DaemonOptions): Daemon {
-  const proc = spawnInNamespace(lab.names.router, daemonArgs(o), { lifetimeMs: o.lifetimeMs ?? 60_000 });
+  const controlSocket = controlSocketFor(o);
+  const proc = spawnInNamespace(lab.names.router, daemonArgs(o, controlSocket), { lifetimeMs: o.lifetimeMs ?? 60_000 });
   const entries = (): LogEntry[] => proc.lines.stdout.map(parseLine).filter((e): e is LogEntry => e !== null);
   const exited = () => proc.child.exitCode !== null || proc.child.signalCode !== null;
   const d: Daemon = {
     proc,
     pid: proc.child.pid ?? -1,
+    controlSocket,
     logs: entries,
     waitForLog(pred, timeoutMs, from = 0) {
       return waitUntil(`a matching daemon log entry (stderr: ${proc.lines.stderr.slice(-5).join(' | ')})`, timeoutMs, () => {

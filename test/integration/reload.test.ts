@@ -68,7 +68,7 @@ describe('integration: SIGHUP reload, existing flows judged again (default) @roo
     await sleep(1000);
     assert.equal(ticker.echoesSince(quietFrom), 0, 'the open SSH connection no longer passes');
     const rejudged = d.logs().find((e) => e.msg === 'packet denied' && e.rejudged === true && e.dport === 22);
-    assert.ok(rejudged, `the open flow was judged again under generation 2: ${JSON.stringify(d.logs().filter((e) => e.event === 'decision').slice(-8))}`);
+    assert.ok(rejudged, `the open flow was judged again under generation 2: ${JSON.stringify(d.logs().filter((e) => e.event === 'flow.decided').slice(-8))}`);
     assert.equal(rejudged.generation, 2);
     await ticker.proc.stop();
   });

@@ -63,8 +63,8 @@ describe('integration: the seed scenario (flow mode) @root', function () {
     assert.deepEqual(await tcpProbe(n.app, a.maint.v4, 22), { connected: true, echoed: true });
     assert.deepEqual(await tcpProbe(n.app, a.maint.v6, 22), { connected: true, echoed: true });
     assert.ok((await queuedSoFar(n.router, Q.filterForward)) > before, 'the forward queue judged the new flows');
-    const allowed = (daemon as Daemon).logs().filter((e) => e.event === 'decision' && e.dport === 22 && e.hook === 'filter-forward');
-    assert.ok(allowed.some((e) => e.family === 4 && e.verdict === 'repeat' && e.rule === 'policy:default/allow-ssh-maintenance/egress/0:Allow'), JSON.stringify(allowed));
+    const allowed = (daemon as Daemon).logs().filter((e) => e.event === 'flow.decided' && e.dport === 22 && e.hook === 'filter-forward');
+    assert.ok(allowed.some((e) => e.family === 4 && e.verdict === 'repeat' && e.ruleId === 'policy:default/allow-ssh-maintenance/egress/0:Allow'), JSON.stringify(allowed));
     assert.ok(allowed.some((e) => e.family === 6 && e.verdict === 'repeat'));
   });
 
@@ -73,7 +73,7 @@ describe('integration: the seed scenario (flow mode) @root', function () {
     assert.equal((await tcpProbe(n.app, a.maint.v4, 80, { timeoutMs: 1500 })).connected, false);
     assert.equal((await tcpProbe(n.app, a.maint.v6, 80, { timeoutMs: 1500 })).connected, false);
     const denied = (daemon as Daemon).logs().find((e) => e.msg === 'packet denied' && e.dport === 80 && e.hook === 'filter-forward');
-    assert.equal(denied?.rule, 'builtin:end-of-tier:default');
+    assert.equal(denied?.ruleId, 'builtin:end-of-tier:default');
     assert.equal(denied?.hep, 'router.eth1');
   });
 
@@ -88,7 +88,7 @@ describe('integration: the seed scenario (flow mode) @root', function () {
     assert.deepEqual(await tcpProbe(n.app, a.router.eth0.v4, 22), { connected: true, echoed: true });
     assert.equal((await tcpProbe(n.app, a.router.eth0.v4, 80, { timeoutMs: 1500 })).connected, false);
     const logs = (daemon as Daemon).logs();
-    assert.ok(logs.some((e) => e.event === 'decision' && e.hook === 'filter-input' && e.dport === 22 && e.rule === 'builtin:failsafe-inbound:tcp:22'), 'failsafe decided');
+    assert.ok(logs.some((e) => e.event === 'flow.decided' && e.hook === 'filter-input' && e.dport === 22 && e.ruleId === 'builtin:failsafe-inbound:tcp:22'), 'failsafe decided');
     assert.ok(logs.some((e) => e.msg === 'packet denied' && e.hook === 'filter-input' && e.dport === 80 && e.hep === 'router.eth0'));
   });
 

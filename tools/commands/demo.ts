@@ -4,6 +4,7 @@
  * what each should do and what it did, then removes the lab. Exit 0 when everything behaved as
  * expected, 1 otherwise.
  */
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -104,6 +105,16 @@ async function echoServer(ns: string, host: string, port: number): Promise<NsPro
   return p;
 }
 
+/** Run an nfqwall command (bounded); its output and exit code. */
+function runCli(args: string[]): Promise<{ code: number | string; output: string }> {
+  return new Promise((done) => {
+    execFile(process.execPath, [join(REPO, 'bin', 'nfqwall'), ...args], { timeout: 10_000 }, (err, stdout, stderr) => {
+      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : String(err.code ?? err.signal ?? 'error');
+      done({ code, output: `${stdout}${stderr}` });
+    });
+  });
+}
+
 /** Run the demo in lab `prefix`; resolves to the number of steps that did not behave as expected. */
 export async function runDemo(prefix: string): Promise<number> {
   const processes: NsProcess[] = [];
@@ -117,8 +128,9 @@ export async function runDemo(prefix: string): Promise<number> {
     processes.push(await echoServer(names.router, A.router.eth0.v4, 22));
     say(`echo servers: ${A.maint.v4}:22, ${A.maint.v4}:80 (maintenance host), ${A.router.eth0.v4}:22 (router)`);
 
+    const socket = `/run/nfqwall-demo/${prefix}.sock`;
     heading('Starting nfqwall on the router with examples/seed (its log follows, prefixed "nfqwall |")');
-    const argv = [process.execPath, join(REPO, 'bin', 'nfqwall'), 'run', '--config', join(REPO, 'examples', 'seed'), '--node', 'router', '--log-format', 'pretty', '--log-flows'];
+    const argv = [process.execPath, join(REPO, 'bin', 'nfqwall'), 'run', '--config', join(REPO, 'examples', 'seed'), '--node', 'router', '--log-format', 'pretty', '--log-flows', '--control-socket', socket];
     say(`ip netns exec ${names.router} ${argv.slice(1).map((a) => a.replace(`${REPO}/`, '')).join(' ')}`);
     const daemon = spawnInNamespace(names.router, argv, { lifetimeMs: DAEMON_LIFETIME_MS });
     processes.push(daemon);
@@ -144,6 +156,14 @@ export async function runDemo(prefix: string): Promise<number> {
       const ok = got === step.expect;
       if (!ok) failures++;
       say(`result:   ${got.toUpperCase()}: ${what} -> ${ok ? 'as expected' : 'NOT AS EXPECTED'}`);
+    }
+
+    heading(`What the daemon reports: nfqwall status --socket ${socket}`);
+    const status = await runCli(['status', '--socket', socket]);
+    for (const l of status.output.split('\n')) if (l.trim() !== '') say(`  ${l}`);
+    if (status.code !== 0) {
+      failures++;
+      say(`nfqwall status exited with ${status.code}: NOT AS EXPECTED`);
     }
 
     heading('Stopping nfqwall (SIGTERM: it removes its rules and exits)');

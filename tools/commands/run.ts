@@ -12,6 +12,8 @@ import { formatIssue, NfqwallError } from '../../src/errors';
 import { Daemon } from '../../src/daemon/daemon';
 import { applySettingsDocument, defaultSettings, type DaemonSettings } from '../../src/daemon/settings';
 import { markLayout } from '../../src/dataplane/marks';
+import { parseDatastoreSpec } from '../../src/datastore';
+import { parseListenAddress } from '../../src/observe/metrics';
 
 export const DEFAULT_SETTINGS_FILE = '/etc/nfqwall/nfqwall.yaml';
 
@@ -32,6 +34,10 @@ interface RunOptions {
   markMask?: string;
   socketBuffer?: string;
   errorVerdict?: string;
+  datastore?: string;
+  controlSocket?: string;
+  metricsListen?: string;
+  logDenies?: string;
 }
 
 /** Settings file + overrides. Returns null after printing problems. */
@@ -73,6 +79,9 @@ export function resolveSettings(opts: RunOptions): DaemonSettings | null {
   }
   const overrides: Record<string, unknown> = {};
   if (opts.config) overrides.policyDir = opts.config;
+  if (opts.datastore) overrides.datastore = opts.datastore;
+  if (opts.controlSocket) overrides.controlSocket = opts.controlSocket;
+  if (opts.metricsListen) overrides.metricsListen = opts.metricsListen;
   if (opts.node) overrides.node = opts.node;
   if (opts.mode) overrides.mode = opts.mode;
   if (opts.failMode) overrides.failMode = opts.failMode;
@@ -90,6 +99,7 @@ export function resolveSettings(opts: RunOptions): DaemonSettings | null {
   if (opts.logFormat) log.format = opts.logFormat;
   if (opts.logLevel) log.level = opts.logLevel;
   if (opts.logFlows) log.flows = true;
+  if (opts.logDenies) log.denies = opts.logDenies;
   if (Object.keys(log).length) overrides.log = log;
   if (opts.queueBase !== undefined) {
     const base = Number(opts.queueBase);
@@ -106,6 +116,18 @@ export function resolveSettings(opts: RunOptions): DaemonSettings | null {
   } catch (err) {
     process.stderr.write(`nfqwall: markMask: ${(err as Error).message}\n`);
     return null;
+  }
+  if (r.settings.metricsListen !== '' && parseListenAddress(r.settings.metricsListen) === null) {
+    process.stderr.write(`nfqwall: metricsListen: "${r.settings.metricsListen}" is not HOST:PORT or PORT (e.g. 127.0.0.1:9743)\n`);
+    return null;
+  }
+  if (r.settings.datastore !== '') {
+    try {
+      parseDatastoreSpec(r.settings.datastore);
+    } catch (err) {
+      process.stderr.write(`nfqwall: datastore: ${(err as Error).message}\n`);
+      return null;
+    }
   }
   // Unless chosen explicitly, a packet whose handling failed gets what a missing daemon would give.
   if (!errorVerdictSet) r.settings.errorVerdict = r.settings.failMode === 'open' ? 'accept' : 'drop';
@@ -163,6 +185,7 @@ export function register(program: Command, setExit: ExitCodeSink): void {
     .command('run')
     .description('enforce a policy directory on this host (nftables steering + NFQUEUE verdicts)')
     .option('--config <dir>', 'directory of Calico resources (default: settings policyDir, /etc/nfqwall/policy)')
+    .option('--datastore <spec>', 'dir:PATH or etcd:URL[,URL...] (default: settings datastore, else the policy directory)')
     .option('--node <name>', 'Calico node name of this host (default: hostname)')
     .option('--settings <file>', `daemon settings YAML (default: ${DEFAULT_SETTINGS_FILE} when present)`)
     .option('--mode <mode>', 'flow (first packet of each flow) or packet (every packet in userspace)')
@@ -175,7 +198,10 @@ export function register(program: Command, setExit: ExitCodeSink): void {
     .option('--mark-mask <mask>', 'packet/ct mark bits nfqwall may use, e.g. 0x7fff0000')
     .option('--log-format <fmt>', 'json or pretty')
     .option('--log-level <level>', 'trace, debug, info, warn, error')
-    .option('--log-flows', 'log every decided flow, not only denies')
+    .option('--log-flows', 'flow records: one when a flow is allowed, one when it ends (packets and bytes each way)')
+    .option('--log-denies <mode>', 'denied-packet records: off, sampled (rate-limited per policy) or all')
+    .option('--control-socket <path>', 'UNIX control socket (default: /run/nfqwall/control.sock)')
+    .option('--metrics-listen <addr>', 'serve Prometheus metrics at HOST:PORT (PORT alone: 127.0.0.1); default off')
     .option('--socket-buffer <bytes>', 'netlink receive buffer per queue')
     .option('--error-verdict <v>', 'accept or drop a packet whose handling failed (default: follows --fail-mode)')
     .action(async (opts: RunOptions) => {

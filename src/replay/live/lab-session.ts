@@ -60,7 +60,7 @@ export async function createLab(o: LabUpSessionOptions): Promise<LiveLab> {
   try {
     daemon = spawnInNamespace(
       names.router,
-      [process.execPath, NFQWALL_BIN, 'run', '--config', resolve(o.config), '--node', 'router', '--queue-base', '4100', '--log-format', 'json', '--settings', '/dev/null'],
+      [process.execPath, NFQWALL_BIN, 'run', '--config', resolve(o.config), '--node', 'router', '--queue-base', '4100', '--log-format', 'json', '--settings', '/dev/null', '--control-socket', `/run/nfqwall-replay/${process.pid}.sock`],
       { lifetimeMs: o.lifetimeMs },
     );
     await daemon.waitForLine((l) => l.includes('"nfqwall started"'), 20_000);
