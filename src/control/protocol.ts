@@ -9,6 +9,8 @@
  * Replies (daemon -> client):
  *   {"id":1,"ok":true,"result":{...}}
  *   {"id":1,"ok":false,"error":{"code":"BAD_FILTER","message":"...","detail":{...}}}
+ * A connection the daemon will not serve (too many clients, or a peer that is not root) gets one
+ * error line with id null (code BUSY or PERMISSION_DENIED) and is closed.
  * After a successful `trace` reply the connection streams until the client disconnects:
  *   {"id":4,"type":"trace","event":{...}}
  *   {"id":4,"type":"dropped","count":12,"total":40}   events dropped because the client was slow
@@ -34,7 +36,11 @@ export type ControlRequest =
 
 export type ControlCommand = ControlRequest['cmd'];
 
-export type ErrorCode = 'BAD_REQUEST' | 'UNKNOWN_COMMAND' | 'BAD_FILTER' | 'HANDLER_FAILED' | 'LINE_TOO_LONG' | 'BUSY';
+/**
+ * BUSY: too many connections (or a trace connection got a request). PERMISSION_DENIED: the peer
+ * is not root (or the daemon's user), or who it is could not be verified; the connection closes.
+ */
+export type ErrorCode = 'BAD_REQUEST' | 'UNKNOWN_COMMAND' | 'BAD_FILTER' | 'HANDLER_FAILED' | 'LINE_TOO_LONG' | 'BUSY' | 'PERMISSION_DENIED';
 
 export interface ControlError {
   code: ErrorCode;
