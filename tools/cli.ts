@@ -31,6 +31,12 @@ export async function main(argv: string[]): Promise<number> {
     .version(readVersion(), '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
+  // Help printed for a missing subcommand is an error, help asked for is not. commander's own exit
+  // code for it follows process.exitCode, so the kind of help is taken from its help event.
+  let helpForError = false;
+  program.on('beforeAllHelp', (ctx: { error: boolean }) => {
+    helpForError = ctx.error;
+  });
   for (const mod of commandModules) mod.register(program, setExit);
   program.commands.forEach((c) => c.exitOverride());
   try {
@@ -40,7 +46,7 @@ export async function main(argv: string[]): Promise<number> {
       // --help and --version are not errors; everything else commander rejects is a usage error.
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0;
       // `nfqwall` or `nfqwall lab` without a subcommand shows help as an error: a usage error.
-      if (err.code === 'commander.help') return err.exitCode === 0 ? 0 : EXIT_USAGE;
+      if (err.code === 'commander.help') return helpForError ? EXIT_USAGE : 0;
       return EXIT_USAGE;
     }
     throw err;

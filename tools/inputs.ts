@@ -3,8 +3,7 @@
  * problem (file, line, field, code) to stderr and returns null when the inputs are unusable.
  */
 import { readFileSync } from 'node:fs';
-import { parseDocument } from 'yaml';
-import { loadResourceDir } from '../src/config';
+import { loadResourceDir, nodeLocation, parseSingleYamlDocument, yamlToJS } from '../src/config';
 import type { ResourceSet } from '../src/config/resources';
 import { formatIssue } from '../src/errors';
 import type { HostModel } from '../src/engine/host-model';
@@ -28,12 +27,23 @@ export function loadHostFile(file: string): HostModel | null {
     process.stderr.write(`${file}: cannot read host model: ${(err as Error).message}\n`);
     return null;
   }
-  const doc = parseDocument(text);
+  // Within the policy loader's limits: a host file is user input too.
+  const { doc, lineCounter, issues } = parseSingleYamlDocument(text, file);
+  for (const i of issues) process.stderr.write(`${formatIssue(i)}\n`);
+  if (issues.length > 0) return null;
   if (doc.errors.length > 0) {
     for (const e of doc.errors) process.stderr.write(`${file}:${e.linePos?.[0]?.line ?? 1}: ${e.message}\n`);
     return null;
   }
-  let data = doc.toJS() as unknown;
+  let data: unknown = null;
+  if (doc.contents) {
+    const js = yamlToJS(doc.contents, doc, nodeLocation(file, lineCounter, doc.contents));
+    if ('issue' in js) {
+      process.stderr.write(`${formatIssue(js.issue)}\n`);
+      return null;
+    }
+    data = js.value;
+  }
   // Accept a conformance case file's `envs` map too: take its only (or first) entry.
   if (data && typeof data === 'object' && 'envs' in (data as object)) {
     const envs = (data as { envs: Record<string, unknown> }).envs;

@@ -2,6 +2,7 @@
  * Calico projectcalico.org/v3 configuration: YAML with source positions -> validated, defaulted
  * ResourceSet, with every issue located (file, line, column, field path) and coded (issue-codes.ts).
  */
+export { checkConfigFileSafety, unsafeReason } from './file-safety';
 export { loadResourceDir, readResourceDir, type LoadOptions, type LoadResult, type ReadResult } from './load';
 export {
   DEFAULT_MAX_ALIAS_COUNT,
@@ -17,6 +18,7 @@ export {
   type RawDocument,
   type YamlSourceOptions,
 } from './yaml-source';
+export { nodeLocation, parseSingleYamlDocument, parseYamlText, yamlToJS, type ParsedYamlText, type SingleYamlDocument } from './yaml-limits';
 export {
   BUILTIN_ORIGIN,
   builtinDefaultAllowProfile,

@@ -12,6 +12,8 @@ export const CFG = {
   FILE_READ: 'NFQ_CFG_FILE_READ',
   /** A symbolic link points back to itself or to a directory already being read. */
   SYMLINK_LOOP: 'NFQ_CFG_SYMLINK_LOOP',
+  /** A file or directory of the policy that users other than root (or the daemon's user) can change. */
+  UNSAFE_PERMISSIONS: 'NFQ_CFG_UNSAFE_PERMISSIONS',
   /** A file is larger than the configured limit. */
   FILE_TOO_LARGE: 'NFQ_CFG_FILE_TOO_LARGE',
   /** YAML syntax error (the document is skipped). */

@@ -2,10 +2,12 @@
  * I/O: read every .yaml/.yml file of a policy directory in a stable order and validate them
  * together. Hidden files (".name") are skipped; subdirectories are ignored unless `recursive`.
  * Symbolic links are followed, loops are refused, oversized files are refused before reading.
+ * With `requireSafePermissions` (the daemon), whatever other users can change is refused too.
  */
 import { promises as fs, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import type { Issue } from '../errors';
+import { checkConfigFileSafety } from './file-safety';
 import { CFG } from './issue-codes';
 import type { ResourceSet } from './resources';
 import type { SupportedKind } from './validate-metadata';
@@ -15,6 +17,11 @@ import { DEFAULT_MAX_FILE_BYTES, parseYamlDocuments, type RawDocument, type Yaml
 export interface LoadOptions extends YamlSourceOptions, ValidateOptions {
   /** Descend into subdirectories (default false). */
   recursive?: boolean;
+  /**
+   * Refuse (NFQ_CFG_UNSAFE_PERMISSIONS) the directory, subdirectories and files that users other
+   * than root and this process can write or own; such files are not parsed.
+   */
+  requireSafePermissions?: boolean;
 }
 
 export interface ReadResult {
@@ -71,6 +78,8 @@ export async function readResourceDir(dir: string, options: LoadOptions = {}): P
     out.issues.push({ code: CFG.DIR_READ, message: 'not a directory: give the directory that holds the policy YAML files', location: { file: dir, line: 1 }, severity: 'error' });
     return out;
   }
+  // An unsafe directory is reported and still read, so every problem shows at once.
+  if (options.requireSafePermissions) await addSafetyIssue(dir, out);
   await walk(dir, st, new Set(), options, out);
   if (out.files.length === 0 && !out.issues.some((i) => i.severity === 'error')) {
     out.issues.push({ code: CFG.NO_FILES, message: 'no .yaml or .yml files in this directory', location: { file: dir, line: 1 }, severity: 'warning' });
@@ -112,6 +121,7 @@ async function walk(dir: string, st: Stats, visiting: Set<string>, options: Load
         });
         continue;
       }
+      if (options.requireSafePermissions) await addSafetyIssue(full, out);
       await walk(full, entry, visiting, options, out);
       continue;
     }
@@ -124,6 +134,7 @@ async function walk(dir: string, st: Stats, visiting: Set<string>, options: Load
 async function readOne(file: string, st: Stats, options: LoadOptions, out: ReadResult): Promise<void> {
   const max = options.maxBytes ?? DEFAULT_MAX_FILE_BYTES;
   out.files.push(file);
+  if (options.requireSafePermissions && (await addSafetyIssue(file, out))) return;
   if (st.size > max) {
     out.issues.push({
       code: CFG.FILE_TOO_LARGE,
@@ -143,6 +154,13 @@ async function readOne(file: string, st: Stats, options: LoadOptions, out: ReadR
   const parsed = parseYamlDocuments(text, file, options);
   out.documents.push(...parsed.documents);
   out.issues.push(...parsed.issues);
+}
+
+/** True when `p` is unsafe (the issue is added). */
+async function addSafetyIssue(p: string, out: ReadResult): Promise<boolean> {
+  const issue = await checkConfigFileSafety(p);
+  if (issue) out.issues.push(issue);
+  return issue !== null;
 }
 
 function ioIssue(file: string, err: unknown, what: string, code: string): Issue {

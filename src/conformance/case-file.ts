@@ -3,9 +3,9 @@
  * engine's inputs. Pure: the caller reads the file. Resources go through the same validator as a
  * policy directory, with line numbers inside the case file.
  */
-import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode, type YAMLMap } from 'yaml';
+import { isMap, isSeq, type Node as YamlNode, type YAMLMap } from 'yaml';
 import type { ResourceSet } from '../config/resources';
-import { rawDocumentsFromNode, validateDocuments } from '../config';
+import { nodeLocation, parseSingleYamlDocument, rawDocumentsFromNode, validateDocuments, yamlToJS } from '../config';
 import type { Issue } from '../errors';
 import { formatIssue } from '../errors';
 import type { HostModel } from '../engine/host-model';
@@ -35,13 +35,17 @@ function nodeAt(map: YAMLMap, key: string): YamlNode | null {
 }
 
 export function parseCaseFile(text: string, file: string): CaseFile {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, keepSourceTokens: false });
+  // Within the policy loader's size, nesting, duplicate-key and alias limits.
+  const { doc, lineCounter, issues } = parseSingleYamlDocument(text, file);
+  if (issues.length > 0) return { cases: [], errors: issues.map(formatIssue) };
   const errors: string[] = doc.errors.map((e) => `${file}:${e.linePos?.[0]?.line ?? 1}: ${e.message}`);
   if (errors.length > 0 || !isMap(doc.contents)) return { cases: [], errors: errors.length ? errors : [`${file}: not a mapping with envs and cases`] };
   const root = doc.contents;
   const envsNode = nodeAt(root, 'envs');
-  const envs = (envsNode ? envsNode.toJSON() : {}) as Record<string, unknown>;
+  // Aliases are expanded within the limits (yaml's toJSON would leave them as {source} objects).
+  const envsJs = envsNode ? yamlToJS(envsNode, doc, nodeLocation(file, lineCounter, envsNode)) : { value: {} };
+  if ('issue' in envsJs) return { cases: [], errors: [formatIssue(envsJs.issue)] };
+  const envs = (typeof envsJs.value === 'object' && envsJs.value !== null ? envsJs.value : {}) as Record<string, unknown>;
   const casesNode = nodeAt(root, 'cases');
   if (!casesNode || !isSeq(casesNode)) return { cases: [], errors: [`${file}: no 'cases' list`] };
   const hosts = new Map<string, { host: HostModel } | { errors: string[] }>();
@@ -52,7 +56,12 @@ export function parseCaseFile(text: string, file: string): CaseFile {
       errors.push(`${file}:${line}: cases[${index}] is not a mapping`);
       return;
     }
-    const plain = item.toJSON() as Record<string, unknown>;
+    const js = yamlToJS(item, doc, nodeLocation(file, lineCounter, item));
+    if ('issue' in js) {
+      errors.push(formatIssue(js.issue));
+      return;
+    }
+    const plain = js.value as Record<string, unknown>;
     const id = typeof plain.id === 'string' ? plain.id : `cases[${index}]`;
     const caseErrors: string[] = [];
     const expect = plain.expect;

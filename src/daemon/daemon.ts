@@ -116,7 +116,8 @@ export class Daemon {
   /** Start: everything or nothing. Throws NfqwallError (with every config issue logged). */
   async start(): Promise<void> {
     const s = this.settings;
-    this.datastore = datastoreFromSettings(s);
+    // A policy file that others can write is refused like an invalid one (they could change the firewall).
+    this.datastore = datastoreFromSettings(s, { requireSafePermissions: true });
     const loaded = await this.loadPolicy();
     if (!loaded.ok) throw new NfqwallError('NFQ_DAEMON_CONFIG_INVALID', `policy in ${this.datastore.description} is invalid (${loaded.issues.filter((i) => i.severity === 'error').length} errors, logged above)`);
     this.resources = loaded.resources;

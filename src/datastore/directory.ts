@@ -34,6 +34,8 @@ export interface DirectoryDatastoreOptions {
   recursive?: boolean;
   /** How long a writer waits for another writer's lock (default 10 s). */
   lockTimeoutMs?: number;
+  /** Refuse files and directories other users can change (the daemon; see loadResourceDir). */
+  requireSafePermissions?: boolean;
 }
 
 const LOCK_NAME = '.nfqwall.lock';
@@ -50,7 +52,7 @@ export class DirectoryDatastore implements Datastore {
   }
 
   async snapshot(options: SnapshotOptions = {}): Promise<Snapshot> {
-    const r = await loadResourceDir(this.dir, { recursive: this.options.recursive === true, ...nodeOpt(options) });
+    const r = await loadResourceDir(this.dir, { ...this.readOptions(), ...nodeOpt(options) });
     return {
       resources: r.resources,
       issues: r.issues,
@@ -181,9 +183,13 @@ export class DirectoryDatastore implements Datastore {
   /** Entries per file; a directory that does not exist yet reads as empty (apply creates it). */
   private async read(): Promise<{ entries: SourceEntry[]; issues: Issue[] }> {
     if (!(await exists(this.dir))) return { entries: [], issues: [] };
-    const r = await readResourceDir(this.dir, { recursive: this.options.recursive === true });
+    const r = await readResourceDir(this.dir, this.readOptions());
     const entries: SourceEntry[] = r.files.map((f) => ({ name: f, documents: r.documents.filter((d) => d.file === f), issues: [] }));
     return { entries, issues: r.issues.filter((i) => i.code !== CFG.NO_FILES) };
+  }
+
+  private readOptions(): { recursive: boolean; requireSafePermissions: boolean } {
+    return { recursive: this.options.recursive === true, requireSafePermissions: this.options.requireSafePermissions === true };
   }
 
   private async writeEdits(edits: Map<string, FileEdit[]>): Promise<void> {

@@ -19,6 +19,7 @@ export {
   type DatastoreFlags,
   type DatastoreSettings,
   type DatastoreSpec,
+  type OpenDatastoreOptions,
 } from './spec';
 export { editYamlText, renderResource, type FileEdit } from './yaml-file-edit';
 export type {

@@ -25,6 +25,12 @@ export interface DatastoreFlags {
   etcdPasswordFile?: string;
 }
 
+/** How the caller uses the store (not user input, unlike the flags). */
+export interface OpenDatastoreOptions {
+  /** A directory store refuses files and directories other users can change (the daemon). */
+  requireSafePermissions?: boolean;
+}
+
 export type DatastoreSpec = { kind: 'dir'; dir: string } | { kind: 'etcd'; endpoints: string[] };
 
 /** `dir:PATH`, `etcd:http://a:2379,http://b:2379`; a bare path is a directory, bare URLs are etcd. */
@@ -67,13 +73,13 @@ export function resolveDatastoreFlags(flags: DatastoreFlags, env: NodeJS.Process
 }
 
 /** Open the datastore `flags` (resolved against `env`) name. Throws NfqwallError NFQ_DS_SPEC. */
-export function openDatastore(flags: DatastoreFlags, env: NodeJS.ProcessEnv = process.env): Datastore {
+export function openDatastore(flags: DatastoreFlags, env: NodeJS.ProcessEnv = process.env, options: OpenDatastoreOptions = {}): Datastore {
   const f = resolveDatastoreFlags(flags, env);
   const spec = parseDatastoreSpec(f.datastore);
   if (spec.kind === 'dir') {
     const etcdOnly = (['etcdPrefix', 'etcdCa', 'etcdCert', 'etcdKey', 'etcdUser', 'etcdPassword', 'etcdPasswordFile'] as const).filter((k) => flags[k] !== undefined);
     if (etcdOnly.length > 0) throw new NfqwallError(DS.SPEC, `--${kebab(etcdOnly[0]!)} applies to an etcd datastore, not to ${f.datastore}`);
-    return new DirectoryDatastore(spec.dir);
+    return new DirectoryDatastore(spec.dir, options.requireSafePermissions ? { requireSafePermissions: true } : {});
   }
   let password = f.etcdPassword;
   if (f.etcdPasswordFile !== undefined) {
@@ -109,7 +115,7 @@ export interface DatastoreSettings {
 }
 
 /** The daemon's datastore: from its settings only (the environment is for the command line). */
-export function datastoreFromSettings(s: DatastoreSettings): Datastore {
+export function datastoreFromSettings(s: DatastoreSettings, options: OpenDatastoreOptions = {}): Datastore {
   const v = (x: string | undefined): string | undefined => (x === undefined || x === '' ? undefined : x);
   const flags: DatastoreFlags = { datastore: v(s.datastore) ?? `dir:${s.policyDir}` };
   const set = (k: keyof DatastoreFlags, x: string | undefined): void => {
@@ -122,7 +128,7 @@ export function datastoreFromSettings(s: DatastoreSettings): Datastore {
   set('etcdKey', s.etcdKeyFile);
   set('etcdUser', s.etcdUsername);
   set('etcdPasswordFile', s.etcdPasswordFile);
-  return openDatastore(flags, {});
+  return openDatastore(flags, {}, options);
 }
 
 function kebab(s: string): string {

@@ -13,7 +13,9 @@
  * that nothing matches. Match fields: src, dst (address or CIDR), proto (name or number), sport,
  * dport, icmpType, icmpCode, path, iif, oif. Pure: the caller reads the file.
  */
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode, type Pair } from 'yaml';
+import { isMap, isScalar, isSeq, type Node as YamlNode, type Pair } from 'yaml';
+import { parseSingleYamlDocument } from '../config';
+import { formatIssue } from '../errors';
 import type { PacketPath } from '../engine/packet-facts';
 import { formatIp, formatPrefix, parseCidr, prefixContains, type IpAddress, type IpPrefix } from '../net/ip';
 import { describeDecider, protoName } from './format';
@@ -62,8 +64,9 @@ const PROTOS: Readonly<Record<string, number>> = { tcp: 6, udp: 17, icmp: 1, icm
 
 /** Parse and validate an expectation file; every problem is reported with its line and column. */
 export function parseExpectations(text: string, file: string): ExpectationParseResult {
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  // Within the policy loader's size, nesting, duplicate-key and alias limits.
+  const { doc, lineCounter: lc, issues } = parseSingleYamlDocument(text, file);
+  if (issues.length > 0) return { expectations: [], errors: issues.map(formatIssue) };
   const errors: string[] = [];
   const located: Array<{ line: number; col: number; text: string }> = [];
   const at = (node: { range?: [number, number, number] | null | undefined } | null | undefined, message: string): void => {

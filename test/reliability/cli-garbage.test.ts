@@ -273,8 +273,25 @@ describe('reliability: CLI garbage arguments', function () {
     }
   });
 
-  // tools/cli.ts answers commander's error help ("missing command") with 0, like --help.
-  it('no subcommand exits 2');
+  it('no subcommand exits 2 with the usage on stderr; asked-for help exits 0', async () => {
+    const saved = process.exitCode;
+    try {
+      // commander derives its own exit code for help from process.exitCode: it must not matter.
+      for (const exitCode of [undefined, 1]) {
+        process.exitCode = exitCode;
+        for (const args of [[], ...tree.filter((t) => !t.leaf).map((t) => t.path)]) {
+          const r = await runCli(args);
+          assert.ok(r.code === 2 && r.stdout === '' && /Usage:/.test(r.stderr), `nfqwall ${show(args)} (exitCode ${exitCode}): ${describeRun(r)}`);
+        }
+        for (const args of [['help'], ['--help'], ...tree.filter((t) => !t.leaf).flatMap((t) => [[...t.path, '--help'], ['help', ...t.path]])]) {
+          const r = await runCli(args);
+          assert.ok(r.code === 0 && /Usage:/.test(r.stdout), `nfqwall ${show(args)} (exitCode ${exitCode}): ${describeRun(r)}`);
+        }
+      }
+    } finally {
+      process.exitCode = saved;
+    }
+  });
 
   for (const parent of tree.filter((t) => !t.leaf)) {
     it(`${parent.path.join(' ')}: unknown subcommand and options are usage errors`, async () => {
@@ -306,7 +323,7 @@ describe('reliability: CLI garbage arguments', function () {
   }
 
   it('bin/nfqwall itself exits 2 on garbage (child process)', () => {
-    for (const args of [['--no-such-option'], ['validate'], ['validate', 'a', 'b'], ['ruleset', '--config', NOWHERE, '--mode', 'sideways']]) {
+    for (const args of [[], ['lab'], ['--no-such-option'], ['validate'], ['validate', 'a', 'b'], ['ruleset', '--config', NOWHERE, '--mode', 'sideways']]) {
       const r = childProcess.spawnSync(process.execPath, [path.join(ROOT, 'bin/nfqwall'), ...args], { encoding: 'utf8', timeout: 60_000 });
       assert.equal(r.status, 2, `bin/nfqwall ${show(args)}: ${r.stderr}`);
       assert.match(r.stderr, /error|usage/i);

@@ -3,7 +3,7 @@
  * Settings come from a YAML file (--settings, default /etc/nfqwall/nfqwall.yaml when present),
  * then command-line overrides. Signals: SIGHUP reloads, SIGTERM/SIGINT stop cleanly.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { ExitCodeSink } from '../cli';
 import { EXIT_FATAL, EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE } from '../exit-codes';
@@ -13,6 +13,7 @@ import { Daemon } from '../../src/daemon/daemon';
 import { applySettingsDocument, defaultSettings, type DaemonSettings } from '../../src/daemon/settings';
 import { markLayout } from '../../src/dataplane/marks';
 import { parseDatastoreSpec } from '../../src/datastore';
+import { unsafeReason } from '../../src/config/file-safety';
 import { parseListenAddress } from '../../src/observe/metrics';
 
 export const DEFAULT_SETTINGS_FILE = '/etc/nfqwall/nfqwall.yaml';
@@ -58,6 +59,13 @@ export function resolveSettings(opts: RunOptions): DaemonSettings | null {
   if (file) {
     let text: string;
     try {
+      const st = statSync(file);
+      // Settings decide queues, fail mode and where the policy comes from: others must not write them.
+      const unsafe = st.isFile() ? unsafeReason(st, process.geteuid?.() ?? 0) : null;
+      if (unsafe !== null) {
+        process.stderr.write(`nfqwall: refusing settings ${file}: ${unsafe}\n`);
+        return null;
+      }
       text = readFileSync(file, 'utf8');
     } catch (err) {
       process.stderr.write(`nfqwall: cannot read settings ${file}: ${(err as Error).message}\n`);
