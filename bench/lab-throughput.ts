@@ -15,6 +15,10 @@
  *   npm run build && bench/baseline/build.sh
  *   node dist/bench/lab-throughput.js [--seconds 3] [--rounds 3] [--only kernel,c-every,...,reload] [--json]
  *
+ * The logging rows (nfqwall-log-default, -log-off, -log-flows) run the same daemon with its record
+ * settings changed; their ratio to `nfqwall-log-off` is what logging costs new connections:
+ *   node dist/bench/lab-throughput.js --only nfqwall-log-default,nfqwall-log-off,nfqwall-log-flows --rounds 3
+ *
  * Needs root. To add a row, append a `Scenario` (rules in the router + the consumer it needs).
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -202,6 +206,12 @@ export const BASELINE_SCENARIOS: Scenario[] = [
   },
   nfqwallScenario('nfqwall', 'nfqwall, seed policy (flow mode)', []),
   nfqwallScenario('nfqwall-packet', 'nfqwall, seed policy, --mode packet', ['--mode', 'packet']),
+  // What logging costs, side by side: the default (sampled deny records, no flow records, which is
+  // also what the `nfqwall` row runs), every record off, and flow records on (flow.decided per new
+  // connection, flow.end from conntrack -E, which then runs next to the daemon).
+  nfqwallScenario('nfqwall-log-default', 'nfqwall, default logging (--log-denies sampled)', ['--log-denies', 'sampled']),
+  nfqwallScenario('nfqwall-log-off', 'nfqwall, logging off (--log-denies off)', ['--log-denies', 'off']),
+  nfqwallScenario('nfqwall-log-flows', 'nfqwall, --log-denies sampled --log-flows', ['--log-denies', 'sampled', '--log-flows']),
   {
     // nfqwall's own steering rules (flow mode) answered by the C accept-all instead of nfqwall:
     // separates the cost of the kernel rules from the cost of judging in Node.
@@ -223,8 +233,11 @@ export const BASELINE_SCENARIOS: Scenario[] = [
   },
 ];
 
-/** What runs by default (`--only` can pick any scenario, `js-first` included). */
-const DEFAULT_SCENARIOS = ['kernel', 'c-every', 'c-first', 'js-every', 'nfqwall', 'nfqwall-packet', 'c-nfqwall-rules'];
+/**
+ * What runs by default (`--only` can pick any scenario, `js-first` and `nfqwall-log-default`
+ * included): `nfqwall` runs the default logging settings, so it is the logging rows' reference.
+ */
+const DEFAULT_SCENARIOS = ['kernel', 'c-every', 'c-first', 'js-every', 'nfqwall', 'nfqwall-packet', 'c-nfqwall-rules', 'nfqwall-log-off', 'nfqwall-log-flows'];
 
 export interface Measurement {
   scenario: string;
@@ -539,6 +552,16 @@ export function formatAcceptance(results: Measurement[], scenarios: Scenario[] =
   if (n && cr && cf) {
     lines.push(`  ${'  C accept-all on nfqwall\'s rules / minimal rules'.padEnd(52)} ${(cr.conns / cf.conns).toFixed(2)}  (${cr.conns.toFixed(0)} conn/s: the kernel cost of nfqwall's steering rules)`);
     lines.push(`  ${'  nfqwall / C accept-all on the same rules'.padEnd(52)} ${(n.conns / cr.conns).toFixed(2)}  (the cost of judging in Node)`);
+  }
+  // Logging: new connections/s with the default settings (the explicit row, else `nfqwall`, which
+  // runs the same settings) and with flow records, each against every record off.
+  const logOff = rows.get('nfqwall-log-off');
+  const logDefault = rows.get('nfqwall-log-default') ?? n;
+  const logFlows = rows.get('nfqwall-log-flows');
+  const logDefaultId = rows.has('nfqwall-log-default') ? 'nfqwall-log-default' : 'nfqwall';
+  check('new TCP connections/s, default logging / logging off', logDefault?.conns, logOff?.conns, 0.9, `${logDefault?.conns.toFixed(0)} vs ${logOff?.conns.toFixed(0)} conn/s (${logDefaultId} vs nfqwall-log-off)`);
+  if (logFlows && logOff?.conns) {
+    lines.push(`  ${'  with --log-flows / logging off'.padEnd(52)} ${(logFlows.conns / logOff.conns).toFixed(2)}  (${logFlows.conns.toFixed(0)} conn/s: flow.decided and flow.end records per connection, conntrack -E running)`);
   }
   check('--mode packet pkt/s, nfqwall / C accept-all', np?.pps, ce?.pps, 0.8, `${np?.pps?.toFixed(0)} vs ${ce?.pps?.toFixed(0)} pkt/s, every packet queued`);
   if (je?.pps !== undefined && ce?.pps) {

@@ -209,8 +209,8 @@ export async function listKernelFlows(opts: KernelFlowOptions): Promise<FlowList
 
 /**
  * nfqwall's rows first, then the kernel's flows it does not list itself; at most `limit` rows.
- * A flow in both keeps nfqwall's identity and rule but takes the kernel's state, timeout and
- * counters (in flow mode only the kernel saw the flow's later packets).
+ * A flow in both keeps nfqwall's identity, rule and age but takes the kernel's state, timeout and
+ * counters, and has no idle time (in flow mode only the kernel saw the flow's later packets).
  */
 export function mergeFlowListings(own: FlowListing, kernel: FlowListing, limit: number): FlowListing {
   const id = (r: FlowRow) => `${r.proto} ${r.src} ${r.sport ?? r.icmpId} ${r.dst} ${r.dport}`;
@@ -219,7 +219,8 @@ export function mergeFlowListings(own: FlowListing, kernel: FlowListing, limit: 
     const k = byId.get(id(r));
     if (!k) return r;
     byId.delete(id(r));
-    return { ...r, source: 'kernel' as const, ctId: k.ctId, state: k.state, expiresInMs: k.expiresInMs, packetsOrig: k.packetsOrig, bytesOrig: k.bytesOrig, packetsReply: k.packetsReply, bytesReply: k.bytesReply };
+    // nfqwall's last-seen time stops at the packets it was shown: the flow's idle time is unknown.
+    return { ...r, source: 'kernel' as const, ctId: k.ctId, state: k.state, idleMs: k.idleMs, expiresInMs: k.expiresInMs, packetsOrig: k.packetsOrig, bytesOrig: k.bytesOrig, packetsReply: k.packetsReply, bytesReply: k.bytesReply };
   });
   const dups = kernel.rows.length - byId.size;
   const all = [...rows, ...byId.values()].slice(0, limit);
