@@ -128,6 +128,11 @@ export function datastoreFromSettings(s: DatastoreSettings, options: OpenDatasto
   set('etcdKey', s.etcdKeyFile);
   set('etcdUser', s.etcdUsername);
   set('etcdPasswordFile', s.etcdPasswordFile);
+  // Name the settings field, not the command-line flag openDatastore would name.
+  const etcdFields = (['etcdPrefix', 'etcdCaFile', 'etcdCertFile', 'etcdKeyFile', 'etcdUsername', 'etcdPasswordFile'] as const).filter((k) => v(s[k]) !== undefined);
+  if (etcdFields.length > 0 && parseDatastoreSpec(flags.datastore!).kind === 'dir') {
+    throw new NfqwallError(DS.SPEC, `settings field ${etcdFields[0]} applies to an etcd datastore, not to ${flags.datastore}`);
+  }
   return openDatastore(flags, {}, options);
 }
 
