@@ -11,7 +11,7 @@ import { installSteering, probeBackend, removeSteering, planFromPolicyInfo, type
 import type { HookName as PlanHook } from '../dataplane/plan';
 import { HOOK_NAMES } from '../dataplane/plan';
 import { markLayout, type MarkLayout } from '../dataplane/marks';
-import type { Backend } from '../dataplane/apply';
+import { installedGeneration, type Backend } from '../dataplane/apply';
 import { compilePolicy, type CompiledPolicy } from '../engine/compiled-policy';
 import type { HookName } from '../engine/decision';
 import type { HostModel } from '../engine/host-model';
@@ -100,6 +100,13 @@ export class Daemon {
   /** Interface changes are acted on once start() is done; one seen earlier triggers a refresh then. */
   private ready = false;
   private changedWhileStarting = false;
+  /**
+   * Link and address events seen, and how many of them the host model in force reflects. While
+   * they differ, interface names come from sysfs (re-read at each event) before the model's: a
+   * renamed interface keeps its index, and its old name must not decide its packets.
+   */
+  private linkEvents = 0;
+  private linkEventsApplied = 0;
   lastReload: ReloadOutcome | null = null;
   readonly counters = { reloadsOk: 0, reloadsFailed: 0, handlerErrors: 0, hostRefreshes: 0 };
   private readonly errorLog: TokenBucket;
@@ -123,15 +130,26 @@ export class Daemon {
     this.resources = loaded.resources;
     // The monitor starts before the host is read (no change slips through) and before the queues
     // are opened (so it does not inherit their sockets).
-    this.stopWatch = watchInterfaces(() => {
-      if (this.ready) void this.refreshHost();
-      else this.changedWhileStarting = true;
-    });
+    this.stopWatch = watchInterfaces(
+      () => {
+        if (this.ready) void this.refreshHost();
+        else this.changedWhileStarting = true;
+      },
+      100,
+      () => {
+        this.linkEvents++;
+        this.sysfsNames.refresh();
+      },
+    );
     this.live = await readLiveHost(this.hostBase());
     const compiled = this.compile(this.resources, this.live.host);
-    this.slot = new PolicySlot(compiled, 1);
     const layout = markLayout(s.markMask);
     this.layout = layout;
+    // Rules left by a previous run (killed, or stopped in fail-closed mode) carry the generation its
+    // flows were decided under, in their ct marks too: start after it, so that those flows are
+    // judged again by this run instead of passing as its own decisions.
+    const previous = await installedGeneration(s.table, layout);
+    this.slot = new PolicySlot(compiled, previous === null ? 1 : previous + 1);
     this.trace = new TraceHub({ acceptMarkBit: layout.accept });
     this.decisions = new DecisionLog({ logger: this.log, denies: s.log.denies, felix: this.resources.felix, acceptMarkBit: layout.accept });
     if (s.log.flows) this.flowLog = new FlowLog({ logger: this.log, kernelEnds: s.mode === 'flow' });
@@ -151,7 +169,7 @@ export class Daemon {
         mode: s.mode,
         parseErrorVerdict: 'drop',
         rejudgeExisting: s.existingFlowsOnReload === 'rejudge',
-        interfaceName: (i) => this.live.names.get(i) ?? this.sysfsNames.name(i) ?? null,
+        interfaceName: (i) => (this.linkEvents === this.linkEventsApplied ? this.live.names.get(i) ?? this.sysfsNames.name(i) : this.sysfsNames.name(i) ?? this.live.names.get(i)) ?? null,
       },
       this.flows,
     );
@@ -180,9 +198,9 @@ export class Daemon {
       (h) => this.onDatastoreHealth(h),
       { nodeName: s.node, after: loaded.snapshot },
     );
-    this.lastReload = { ok: true, generation: 1, at: new Date().toISOString(), issues: loaded.issues, durationMs: 0, counts: this.counts(compiled), revision: loaded.snapshot.revision };
+    this.lastReload = { ok: true, generation: this.slot.generation, at: new Date().toISOString(), issues: loaded.issues, durationMs: 0, counts: this.counts(compiled), revision: loaded.snapshot.revision };
     await this.startControl();
-    this.log.info({ generation: 1, node: s.node, mode: s.mode, failMode: s.failMode, ...this.counts(compiled) }, 'nfqwall started');
+    this.log.info({ generation: this.slot.generation, node: s.node, mode: s.mode, failMode: s.failMode, ...this.counts(compiled) }, 'nfqwall started');
   }
 
   /** Flow ends from kernel conntrack (flow mode) and the metrics endpoint; conntrack is loaded from the first steering install on. */
@@ -444,6 +462,7 @@ export class Daemon {
 
   private async refreshHostOnce(): Promise<void> {
     if (this.stopping) return;
+    const events = this.linkEvents;
     try {
       const live = await readLiveHost(this.hostBase());
       this.live = live;
@@ -451,6 +470,7 @@ export class Daemon {
       // Same generation: flows stay decided; only interface bindings change.
       await this.applySteering(next, this.slot.generation);
       this.slot.replace(next);
+      this.linkEventsApplied = events;
       this.counters.hostRefreshes++;
       this.log.info({ interfaces: live.host.interfaces.map((i) => i.name) }, 'interfaces changed; HEP bindings updated');
     } catch (err) {

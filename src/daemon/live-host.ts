@@ -82,15 +82,17 @@ export function monitorCommand(tools?: WatcherTools): string[] {
 }
 
 /**
- * Calls `onChange` (debounced) whenever a link or address changes. Returns a stop function.
- * `ip monitor` is restarted if it dies, with a bounded back-off.
+ * Calls `onChange` (debounced) whenever a link or address changes, and `onEvent` (if given) at
+ * once for every event, before the debounce. Returns a stop function. `ip monitor` is restarted
+ * if it dies, with a bounded back-off.
  */
-export function watchInterfaces(onChange: () => void, debounceMs = 100): () => void {
+export function watchInterfaces(onChange: () => void, debounceMs = 100, onEvent?: () => void): () => void {
   let child: ChildProcess | null = null;
   let timer: NodeJS.Timeout | null = null;
   let stopped = false;
   let restarts = 0;
   const fire = () => {
+    onEvent?.();
     if (timer) return;
     timer = setTimeout(() => {
       timer = null;

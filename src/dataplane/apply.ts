@@ -7,9 +7,10 @@
  */
 import { execFile } from 'node:child_process';
 import { NfqwallError } from '../errors';
+import type { MarkLayout } from './marks';
 import type { SteeringPlan } from './plan';
 import { nftRemoveScript, renderNft } from './render-nft';
-import { iptablesTools, parseIptablesSave, renderIptables, renderIptablesRemoval, type IpFamily, type IptablesState } from './render-iptables';
+import { chainPrefix, iptablesTools, parseIptablesSave, renderIptables, renderIptablesRemoval, type IpFamily, type IptablesState } from './render-iptables';
 
 export type Backend = 'nft' | 'iptables';
 
@@ -105,6 +106,41 @@ export async function removeSteering(table: string, options: ApplyOptions = {}):
 /** Should a daemon with this plan remove its rules when it exits cleanly? */
 export function removeOnExit(plan: SteeringPlan): boolean {
   return plan.failMode === 'open';
+}
+
+/**
+ * The policy generation of the rules a previous run left installed (it was killed, or stopped in
+ * fail-closed mode), modulo the generation field, or null when there are none or they cannot be
+ * read. Flows that run decided carry it in their ct mark: a new run starts after it, so those
+ * flows are judged again instead of passing as its own decisions.
+ */
+export async function installedGeneration(table: string, layout: MarkLayout, options: ApplyOptions = {}): Promise<number | null> {
+  const run = options.run ?? execRunner;
+  const prefix = chainPrefix(table);
+  const texts: string[] = [];
+  const read = async (file: string, args: string[], keep: (line: string) => boolean) => {
+    try {
+      texts.push((await run(file, args)).stdout.split('\n').filter(keep).join('\n'));
+    } catch {
+      // no such tool or table: nothing installed there
+    }
+  };
+  for (const family of FAMILIES) await read(iptablesTools(family).save, [], (l) => l.includes(prefix));
+  await read('nft', ['list', 'table', 'inet', table], () => true);
+  return generationInRules(texts.join('\n'), layout);
+}
+
+/** Pure: the generation in the verdict-store matches (DECIDED|DROP|GEN under that mask) of rule text. */
+export function generationInRules(text: string, layout: MarkLayout): number | null {
+  const store = (layout.decided | layout.drop | layout.generationMask) >>> 0;
+  let found: number | null = null;
+  const consider = (value: number, mask: number) => {
+    if (mask >>> 0 === store && (value & layout.decided) !== 0) found = (value & layout.generationMask) >>> layout.generationShift;
+  };
+  // iptables-nft-save: `--mark 0x140000/0x3fc0000`; nft: `mark & 0x03fc0000 == 0x00140000`.
+  for (const m of text.matchAll(/0x([0-9a-f]+)\/0x([0-9a-f]+)/gi)) consider(parseInt(m[1] as string, 16), parseInt(m[2] as string, 16));
+  for (const m of text.matchAll(/&\s*0x([0-9a-f]+)\s*==\s*0x([0-9a-f]+)/gi)) consider(parseInt(m[2] as string, 16), parseInt(m[1] as string, 16));
+  return found;
 }
 
 export async function readIptablesState(table: string, family: IpFamily, run: CommandRunner): Promise<IptablesState> {

@@ -188,7 +188,12 @@ export class PacketProcessor {
     const acceptMark = (mark & L.accept) !== 0;
     const d = policy.decideHook(evalHook, f, acceptMark);
     o.decision = d;
-    if (flow !== null && (ct === 'new' || o.rejudged) && d.action !== 'continue') {
+    // In packet mode the flow table is the only memory of a flow's verdict. An established flow it
+    // does not know (evicted from a full table, or open before the daemon started) is accepted
+    // before policy, as Calico does, and remembered under this generation, so that a reload
+    // judges it again like every other open flow.
+    const unknownEstablished = this.opts.mode === 'packet' && flow !== null && flow.decision === null && (ct === 'established' || ct === 'reply');
+    if (flow !== null && (ct === 'new' || o.rejudged || unknownEstablished) && d.action !== 'continue') {
       // Remember the flow's verdict and why; the object is reused per flow to keep memory flat.
       const verdict = d.action === 'drop' ? NF_DROP : NF_ACCEPT;
       const rec = flow.decision ?? { hook, verdict, rule: d.decidedBy.rule, endpoint: d.decidedBy.endpoint, chain: d.decidedBy.chain };
