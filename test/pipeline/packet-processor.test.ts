@@ -106,6 +106,21 @@ describe('pipeline/packet-processor', () => {
     assert.equal(o.verdict, NF_ACCEPT);
     assert.equal(o.rejudged, false);
   });
+  it('in packet mode remembers an unknown established flow under the current generation, so a reload judges it again', () => {
+    const { p, slot } = processor('packet');
+    // Evicted from a full table (or open before the daemon started): accepted before policy.
+    const reply = buildTcp({ src: '192.168.0.10', dst: '10.0.1.10' }, { sport: 80, dport: 40000, flags: 'A' });
+    const o = p.process('filter-forward', reply, ct('established', true), 2, 3, 1000);
+    assert.equal(o.verdict, NF_ACCEPT);
+    assert.notEqual(o.flow?.decision, null, 'remembered');
+    assert.equal(o.flow?.generation, slot.generation);
+    // After a reload the flow (port 80, denied by the policy) is judged again and dropped.
+    slot.swap(slot.current);
+    const again = p.process('filter-forward', reply, ct('established', true), 2, 3, 2000);
+    assert.equal(again.rejudged, true);
+    assert.equal(again.decision?.action, 'drop');
+    assert.equal(again.mark & (L.decided | L.drop), L.decided | L.drop, 'the deny is stored');
+  });
   it('answers a doNotTrack Allow with a repeat that carries UNTRACK and ACCEPT', () => {
     const { p } = processor();
     const pkt = buildUdp({ src: '192.168.0.10', dst: '192.168.0.45' }, { sport: 5000, dport: 11211 });
