@@ -7,8 +7,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestLab, IS_ROOT, startTcpServer, tcpProbe, type NsProcess, type TestLab } from '../helpers/lab';
-import { DEFAULT_MARK_MASK, markLayout } from '../../src/dataplane/marks';
 import { installedRules, killDaemons, queueNumbers, removeDir, SEED_DIR, sleep, startDaemon, startTicker, type DaemonOptions, GUEST_SLOWDOWN } from './daemon-helpers';
+import { withoutGeneration } from './faults-helpers';
 
 /** Fail-open from the command line; fail-closed (and the queues) from a settings file. */
 function failSuite(failMode: 'open' | 'closed', queueBase: number) {
@@ -43,23 +43,6 @@ function failSuite(failMode: 'open' | 'closed', queueBase: number) {
  */
 async function rulesOf(lab: TestLab): Promise<string[]> {
   return (await installedRules(lab.names.router)).lines.map(withoutGeneration).sort();
-}
-
-const LAYOUT = markLayout(DEFAULT_MARK_MASK);
-const STORE = (LAYOUT.decided | LAYOUT.drop | LAYOUT.generationMask) >>> 0;
-
-/** A rule line with the generation bits of its DECIDED|DROP|GEN matches and marks cleared. */
-function withoutGeneration(line: string): string {
-  const clear = (v: string) => `0x${((parseInt(v, 16) & ~LAYOUT.generationMask) >>> 0).toString(16)}`;
-  return line
-    .replace(/0x([0-9a-f]+)\/0x([0-9a-f]+)/g, (m, v: string, mask: string) => (parseInt(mask, 16) === STORE ? `${clear(v)}/0x${mask}` : m))
-    .replace(/& 0x([0-9a-f]+) == 0x([0-9a-f]+)/g, (m, mask: string, v: string) => (parseInt(mask, 16) === STORE ? `& 0x${mask} == ${clear(v)}` : m))
-    // nft folds the stored value into the keep mask: `ct mark set ct mark & 0xfc17ffff | 0x00140000`.
-    .replace(/& 0x([0-9a-f]+) \| 0x([0-9a-f]+)/g, (m, keep: string, v: string) => {
-      if ((~parseInt(keep, 16) & ~STORE) !== 0) return m;
-      const value = (parseInt(v, 16) & ~LAYOUT.generationMask) >>> 0;
-      return `& 0x${((~STORE | value) >>> 0).toString(16)} | 0x${value.toString(16)}`;
-    });
 }
 
 describe('integration: fail-open, SIGKILL and restart @root', function () {
