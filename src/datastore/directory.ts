@@ -13,13 +13,13 @@ import * as path from 'node:path';
 import { CFG, loadResourceDir, readResourceDir, type RawDocument } from '../config';
 import { NfqwallError, type Issue } from '../errors';
 import { DS } from './codes';
+import { initialHealth } from './health';
 import { emptyResult, notFoundIssue, storedResources, tierInUseIssues, validateEntries, type SourceEntry } from './entries';
 import { kindSegment, refId, refOf, type ResourceRef } from './kinds';
 import { editYamlText, renderResource, type FileEdit } from './yaml-file-edit';
 import type {
   ChangeResult,
   Datastore,
-  DatastoreHealth,
   DatastoreWatch,
   HealthListener,
   ListFilter,
@@ -161,19 +161,7 @@ export class DirectoryDatastore implements Datastore {
 
   /** A directory has no change feed: the daemon reloads on SIGHUP. Health is constant. */
   watch(_onSnapshot: SnapshotListener, onHealth?: HealthListener): DatastoreWatch {
-    const health: DatastoreHealth = {
-      datastore: this.description,
-      state: 'connected',
-      since: new Date().toISOString(),
-      revision: null,
-      snapshotRevision: null,
-      snapshotOk: null,
-      lastError: null,
-      lastErrorAt: null,
-      reconnects: 0,
-      resyncs: 0,
-      snapshots: 0,
-    };
+    const health = initialHealth(this.description, 'connected');
     if (onHealth) queueMicrotask(() => onHealth({ ...health }));
     return { latest: () => null, health: () => ({ ...health }), stop: async () => undefined };
   }

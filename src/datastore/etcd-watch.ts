@@ -12,6 +12,7 @@
  */
 import type { IWatchResponse } from 'etcd3';
 import type { EtcdDatastore, EtcdEntry } from './etcd';
+import { initialHealth } from './health';
 import type { ConnectionState, DatastoreHealth, DatastoreWatch, HealthListener, Snapshot, SnapshotListener, WatchOptions } from './types';
 
 export class EtcdWatch implements DatastoreWatch {
@@ -37,19 +38,7 @@ export class EtcdWatch implements DatastoreWatch {
     private readonly options: WatchOptions,
     private readonly onStopped: () => void,
   ) {
-    this.h = {
-      datastore: ds.description,
-      state: 'connecting',
-      since: new Date().toISOString(),
-      revision: null,
-      snapshotRevision: null,
-      snapshotOk: null,
-      lastError: null,
-      lastErrorAt: null,
-      reconnects: 0,
-      resyncs: 0,
-      snapshots: 0,
-    };
+    this.h = initialHealth(ds.description, 'connecting');
     const after = options.after;
     const state = after ? ds.stateOf(after) : undefined;
     if (after && state && after.revision !== null) {

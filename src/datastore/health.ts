@@ -1,5 +1,5 @@
 /** Datastore health as metrics (for the daemon's Prometheus exposition) and as one status line. */
-import type { DatastoreHealth } from './types';
+import type { ConnectionState, DatastoreHealth } from './types';
 
 export interface DatastoreMetricSpec {
   /** Prometheus name with the `nfqwall_` prefix. */
@@ -39,4 +39,21 @@ export function describeHealth(h: DatastoreHealth): string {
   const snap = h.snapshotOk === false ? `; newest snapshot (revision ${h.snapshotRevision}) has errors, the previous policy stays in force` : '';
   const err = h.lastError !== null ? `; last error at ${h.lastErrorAt}: ${h.lastError}` : '';
   return `${h.datastore}: ${h.state} since ${h.since}${rev}${snap}${err}`;
+}
+
+/** Health of a datastore that has read nothing yet (a watch just started, or a directory). */
+export function initialHealth(datastore: string, state: ConnectionState): DatastoreHealth {
+  return {
+    datastore,
+    state,
+    since: new Date().toISOString(),
+    revision: null,
+    snapshotRevision: null,
+    snapshotOk: null,
+    lastError: null,
+    lastErrorAt: null,
+    reconnects: 0,
+    resyncs: 0,
+    snapshots: 0,
+  };
 }

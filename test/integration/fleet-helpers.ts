@@ -18,6 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { DatastoreHealth } from '../../src/datastore';
 import { runChecked, runCommand } from '../../src/lab/run';
 import { runInNamespace, spawnInNamespace, type NsProcess, type TestLab } from '../helpers/lab';
 import { NFQWALL } from './daemon-helpers';
@@ -219,19 +220,8 @@ export async function daemonStatus(controlSocket: string): Promise<Record<string
   return JSON.parse(r.stdout) as Record<string, unknown> & { datastore: DatastoreStatus | null; generation: number };
 }
 
-export interface DatastoreStatus {
-  datastore: string;
-  state: 'connecting' | 'connected' | 'disconnected';
-  since: string;
-  revision: number | null;
-  snapshotRevision: number | null;
-  snapshotOk: boolean | null;
-  lastError: string | null;
-  lastErrorAt: string | null;
-  reconnects: number;
-  resyncs: number;
-  snapshots: number;
-}
+/** `status().datastore`, as the control socket sends it. */
+export type DatastoreStatus = DatastoreHealth;
 
 // --- watching a verdict flip ---------------------------------------------------------------------
 
